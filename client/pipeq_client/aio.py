@@ -1,0 +1,215 @@
+"""The asyncio client (redis.asyncio): usable from FastAPI and other event loops without blocking.
+
+Celery's producer is synchronous, so enqueueing runs in a worker thread (``asyncio.to_thread``);
+waiting for results and events uses ``XREAD BLOCK`` on redis.asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, Generic, Self
+
+import redis.asyncio as aioredis
+
+from pipeq_client import requests as build
+from pipeq_client.broker import make_producer
+from pipeq_client.errors import BlobMissingError
+from pipeq_client.events import JobEvent, decode_event, result_from_event
+from pipeq_client.jobs import Deadline, JobHandle, ResultT
+from pipeq_client.payload import build_payload
+from pipeq_client.protocol import TASK_QUEUES, celery_task_name
+from pipeq_client.settings import ClientSettings
+from pipeq_client.types import (
+    AudioClassificationResult,
+    AutomaticSpeechRecognitionResult,
+    Blob,
+    FeatureExtractionResult,
+    ImageClassificationResult,
+    ImageTextToTextResult,
+    ImageToTextResult,
+    ObjectDetectionResult,
+    SummarizationResult,
+    TaskRequest,
+    TextClassificationResult,
+    TextGenerationResult,
+    TextToSpeechResult,
+    TranslationResult,
+    ZeroShotClassificationResult,
+)
+
+__all__ = ["AsyncClient", "AsyncJob"]
+
+
+class AsyncJob(Generic[ResultT]):
+    """A submitted request, awaited: ``await job.result()``, ``async for event in job.events()``."""
+
+    def __init__(self, client: AsyncClient, handle: JobHandle[ResultT]) -> None:
+        self._client = client
+        self.handle = handle
+
+    @property
+    def id(self) -> str:
+        return self.handle.id
+
+    async def events(self, *, after: str = "0-0", timeout: float | None = None) -> AsyncIterator[JobEvent]:
+        """Every event after the stream id ``after`` (all by default), ending with the final one."""
+        deadline = Deadline(self.id, timeout or self._client.settings.default_timeout_s)
+        last_id = after
+        while True:
+            reply = await self._client.redis.xread({self.handle.events_key: last_id}, block=deadline.block_ms())
+            for _stream, entries in reply or []:
+                for entry_id, fields in entries:
+                    event = decode_event(entry_id, fields)
+                    last_id = event.id
+                    yield event
+                    if event.final:
+                        return
+
+    async def result(self, timeout: float | None = None) -> ResultT:
+        """The typed result; raises a :class:`~pipeq_client.errors.PipeqError` subclass on failure."""
+        async for event in self.events(timeout=timeout):
+            if event.final:
+                return await self._client.resolve(result_from_event(event, self.handle.result_type))
+        raise AssertionError("unreachable: events() ends with a final event or raises")
+
+
+class AsyncClient:
+    """The asyncio twin of :class:`pipeq_client.Client`."""
+
+    def __init__(self, redis_url: str | None = None, *, settings: ClientSettings | None = None) -> None:
+        base = settings or ClientSettings()
+        self.settings = base if redis_url is None else base.model_copy(update={"redis_url": redis_url})
+        self.redis: aioredis.Redis = aioredis.Redis.from_url(self.settings.redis_url)
+        self._producer = make_producer(self.settings)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        self._producer.close()
+        await self.redis.aclose()
+
+    async def submit(self, request: TaskRequest[ResultT]) -> AsyncJob[ResultT]:
+        """Validates sizes, claim-checks large inputs, and enqueues by task name."""
+        payload = build_payload(request, self.settings)
+        for key, data in payload.uploads.items():
+            await self.redis.set(key, data, ex=self.settings.blob_ttl_s)
+        task = type(request).task
+        sent = await asyncio.to_thread(
+            self._producer.send_task, celery_task_name(task), args=[payload.body], queue=TASK_QUEUES[task].value
+        )
+        return AsyncJob(self, JobHandle(sent.id, task, type(request).result_type))  # type: ignore[arg-type]
+
+    async def run(self, request: TaskRequest[ResultT], timeout: float | None = None) -> ResultT:
+        """``await (await submit(request)).result(timeout)``."""
+        return await (await self.submit(request)).result(timeout)
+
+    def job(self, job_id: str, request_type: type[TaskRequest[ResultT]]) -> AsyncJob[ResultT]:
+        """Re-attaches to a job submitted earlier (by this or another process)."""
+        return AsyncJob(self, JobHandle(job_id, request_type.task, request_type.result_type))  # type: ignore[arg-type]
+
+    async def resolve(self, result: ResultT) -> ResultT:
+        """Fetches claim-checked binary outputs (TTS audio) so the result carries the bytes."""
+        if isinstance(result, TextToSpeechResult) and result.audio.ref is not None:
+            data = await self.redis.get(result.audio.ref)
+            if data is None:
+                raise BlobMissingError(f"audio output {result.audio.ref} expired", field="audio")
+            return result.model_copy(update={"audio": Blob(data=data)})  # type: ignore[return-value]
+        return result
+
+    # One method per task, like huggingface_hub's InferenceClient. ``parameters`` are the task's
+    # Parameters fields; unknown names and bad values raise RequestValidationError.
+
+    async def text_generation(
+        self, prompt: str, *, model: str | None = None, timeout: float | None = None, **parameters: Any
+    ) -> TextGenerationResult:
+        return await self.run(build.text_generation(prompt, model, parameters), timeout)
+
+    async def text_classification(
+        self, text: str, *, model: str | None = None, timeout: float | None = None, **parameters: Any
+    ) -> TextClassificationResult:
+        return await self.run(build.text_classification(text, model, parameters), timeout)
+
+    async def summarization(
+        self, text: str, *, model: str | None = None, timeout: float | None = None, **parameters: Any
+    ) -> SummarizationResult:
+        return await self.run(build.summarization(text, model, parameters), timeout)
+
+    async def translation(
+        self, text: str, *, model: str | None = None, timeout: float | None = None, **parameters: Any
+    ) -> TranslationResult:
+        return await self.run(build.translation(text, model, parameters), timeout)
+
+    async def zero_shot_classification(
+        self,
+        text: str,
+        candidate_labels: list[str],
+        *,
+        model: str | None = None,
+        timeout: float | None = None,
+        **parameters: Any,
+    ) -> ZeroShotClassificationResult:
+        return await self.run(build.zero_shot_classification(text, candidate_labels, model, parameters), timeout)
+
+    async def feature_extraction(
+        self, text: str | list[str], *, model: str | None = None, timeout: float | None = None, **parameters: Any
+    ) -> FeatureExtractionResult:
+        return await self.run(build.feature_extraction(text, model, parameters), timeout)
+
+    async def image_to_text(
+        self, image: bytes, *, model: str | None = None, timeout: float | None = None, **parameters: Any
+    ) -> ImageToTextResult:
+        return await self.run(build.image_to_text(image, model, parameters), timeout)
+
+    async def image_classification(
+        self, image: bytes, *, model: str | None = None, timeout: float | None = None, **parameters: Any
+    ) -> ImageClassificationResult:
+        return await self.run(build.image_classification(image, model, parameters), timeout)
+
+    async def object_detection(
+        self, image: bytes, *, model: str | None = None, timeout: float | None = None, **parameters: Any
+    ) -> ObjectDetectionResult:
+        return await self.run(build.object_detection(image, model, parameters), timeout)
+
+    async def image_text_to_text(
+        self,
+        images: bytes | list[bytes],
+        text: str,
+        *,
+        model: str | None = None,
+        timeout: float | None = None,
+        **parameters: Any,
+    ) -> ImageTextToTextResult:
+        return await self.run(build.image_text_to_text(images, text, model, parameters), timeout)
+
+    async def automatic_speech_recognition(
+        self,
+        audio: bytes,
+        *,
+        sampling_rate: int | None = None,
+        model: str | None = None,
+        timeout: float | None = None,
+        **parameters: Any,
+    ) -> AutomaticSpeechRecognitionResult:
+        return await self.run(build.automatic_speech_recognition(audio, sampling_rate, model, parameters), timeout)
+
+    async def audio_classification(
+        self,
+        audio: bytes,
+        *,
+        sampling_rate: int | None = None,
+        model: str | None = None,
+        timeout: float | None = None,
+        **parameters: Any,
+    ) -> AudioClassificationResult:
+        return await self.run(build.audio_classification(audio, sampling_rate, model, parameters), timeout)
+
+    async def text_to_speech(
+        self, text: str, *, model: str | None = None, timeout: float | None = None, **parameters: Any
+    ) -> TextToSpeechResult:
+        return await self.run(build.text_to_speech(text, model, parameters), timeout)

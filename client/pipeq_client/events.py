@@ -1,0 +1,50 @@
+"""Job events as read from the job's Redis Stream, and turning the last one into a result."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from pipeq_client.errors import WorkerError, error_from_wire
+from pipeq_client.protocol import EventType
+
+__all__ = ["JobEvent", "decode_event", "result_from_event"]
+
+ResultT = TypeVar("ResultT", bound=BaseModel)
+
+
+class JobEvent(BaseModel):
+    """One event of a job: ``id`` is the stream entry id (resume reading after it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    type: EventType
+    data: dict[str, Any]
+
+    @property
+    def final(self) -> bool:
+        return self.type in (EventType.DONE, EventType.ERROR)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def decode_event(entry_id: bytes | str, fields: dict[Any, Any]) -> JobEvent:
+    decoded = {_text(key): _text(value) for key, value in fields.items()}
+    try:
+        return JobEvent(id=_text(entry_id), type=EventType(decoded["type"]), data=json.loads(decoded["data"]))
+    except (KeyError, ValueError) as error:
+        raise WorkerError(f"malformed event {_text(entry_id)} on the job stream: {error}") from None
+
+
+def result_from_event(event: JobEvent, result_type: type[ResultT]) -> ResultT:
+    """The typed result of a ``done`` event; raises the typed error of an ``error`` event."""
+    if event.type is EventType.ERROR:
+        raise error_from_wire(event.data)
+    if event.type is not EventType.DONE:
+        raise WorkerError(f"expected a final event, got {event.type.value}")
+    return result_type.model_validate(event.data["result"])

@@ -1,0 +1,78 @@
+"""GenerationParameters: the sampling settings shared by every generative task.
+
+Semantics and ranges follow the project's sampling reference (OpenAI for presence and
+frequency penalties, transformers for repetition penalty, vLLM for validation).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Self
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from pipeq_client.types.common import StrictModel
+
+__all__ = ["GenerationParameters", "MAX_NEW_TOKENS_LIMIT", "MAX_STOP_SEQUENCES"]
+
+MAX_NEW_TOKENS_LIMIT = 8192
+MAX_STOP_SEQUENCES = 4
+LOGIT_BIAS_LIMIT = 100.0
+
+
+class GenerationParameters(StrictModel):
+    """Sampling settings. ``None`` means: the model's generation config decides."""
+
+    max_new_tokens: int | None = Field(None, ge=1, le=MAX_NEW_TOKENS_LIMIT, description="Cap on generated tokens.")
+    min_new_tokens: int | None = Field(None, ge=0, le=MAX_NEW_TOKENS_LIMIT, description="EOS blocked until reached.")
+    temperature: float | None = Field(None, ge=0.0, le=2.0, description="0 = greedy; else logits / T.")
+    top_p: float | None = Field(None, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    top_k: int | None = Field(None, ge=0, le=100_000, description="0 = off.")
+    min_p: float | None = Field(None, ge=0.0, le=1.0, description="Minimum probability relative to the top token.")
+    typical_p: float | None = Field(None, gt=0.0, le=1.0, description="Locally typical sampling mass.")
+    repetition_penalty: float | None = Field(
+        None, gt=0.0, le=10.0, description="CTRL rule over prompt and generated tokens; 1 = off."
+    )
+    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0, description="OpenAI presence penalty; 0 = off.")
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0, description="OpenAI frequency penalty; 0 = off.")
+    stop: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] | None = Field(
+        None, max_length=MAX_STOP_SEQUENCES, description="Stop strings; not included in the returned text."
+    )
+    seed: int | None = Field(None, ge=0, lt=2**63, description="Same seed and settings give the same output.")
+    num_return_sequences: int | None = Field(None, ge=1, le=16, description="n: sequences returned.")
+    do_sample: bool | None = Field(None, description="Sample instead of greedy; implied by temperature > 0.")
+    logprobs: bool | None = Field(None, description="Return log-probabilities of the generated tokens.")
+    top_logprobs: int | None = Field(None, ge=0, le=20, description="Alternatives per step (needs logprobs).")
+    logit_bias: dict[int, float] | None = Field(None, description="token id -> bias added to its logit.")
+
+    @field_validator("logit_bias")
+    @classmethod
+    def _clamp_bias(cls, value: dict[int, float] | None) -> dict[int, float] | None:
+        if value is None:
+            return None
+        if any(token_id < 0 for token_id in value):
+            raise ValueError("token ids must be >= 0")
+        return {k: max(-LOGIT_BIAS_LIMIT, min(LOGIT_BIAS_LIMIT, v)) for k, v in value.items()}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.min_new_tokens is not None and self.max_new_tokens is not None:
+            if self.min_new_tokens > self.max_new_tokens:
+                raise ValueError(
+                    f"min_new_tokens ({self.min_new_tokens}) must be <= max_new_tokens ({self.max_new_tokens})"
+                )
+        if self.temperature == 0 and (self.num_return_sequences or 1) > 1:
+            raise ValueError("num_return_sequences must be 1 when temperature is 0 (greedy decoding)")
+        if self.temperature == 0 and self.do_sample:
+            raise ValueError("do_sample cannot be true when temperature is 0 (greedy decoding)")
+        if self.top_logprobs and not self.logprobs:
+            raise ValueError("top_logprobs needs logprobs=true")
+        return self
+
+    @property
+    def sampling(self) -> bool:
+        """Whether these settings sample (else greedy); None when the model decides."""
+        if self.temperature == 0:
+            return False
+        if self.do_sample is not None:
+            return self.do_sample
+        return True if self.temperature is not None else False

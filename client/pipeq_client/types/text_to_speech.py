@@ -1,0 +1,29 @@
+"""text-to-speech: VITS/MMS, SpeechT5."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from pipeq_client.protocol import Task
+from pipeq_client.types.common import Blob, NonEmptyText, StrictModel, TaskRequest
+
+__all__ = ["TextToSpeechParameters", "TextToSpeechRequest", "TextToSpeechResult"]
+
+
+class TextToSpeechParameters(StrictModel):
+    seed: int | None = Field(None, ge=0, lt=2**63, description="VITS samples noise: a seed makes output repeatable.")
+
+
+class TextToSpeechResult(StrictModel):
+    audio: Blob = Field(..., description="WAV bytes (the client resolves a claim check into data).")
+    sampling_rate: int
+
+
+class TextToSpeechRequest(TaskRequest[TextToSpeechResult]):
+    task: ClassVar[Task] = Task.TEXT_TO_SPEECH
+    result_type: ClassVar[type[StrictModel]] = TextToSpeechResult
+
+    inputs: NonEmptyText
+    parameters: TextToSpeechParameters = Field(default_factory=TextToSpeechParameters)

@@ -1,0 +1,50 @@
+"""Turns pydantic's ValidationError into pipeq's RequestValidationError (field + problem + value)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+
+from pipeq_client.errors import RequestValidationError
+
+__all__ = ["describe_errors", "to_request_error", "validate_request"]
+
+_MAX_SHOWN_VALUE = 60
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "request"
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _MAX_SHOWN_VALUE else text[: _MAX_SHOWN_VALUE - 3] + "..."
+
+
+def describe_errors(error: pydantic.ValidationError) -> list[tuple[str, str]]:
+    """``[(field, "field: problem, got value")]`` for every error pydantic found."""
+    described = []
+    for item in error.errors(include_url=False):
+        field = _location(item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field (not a parameter of this task)"
+        elif item["type"] != "missing":
+            message = f"{message}, got {_shown(item.get('input'))}"
+        described.append((field, f"{field}: {message}"))
+    return described
+
+
+def to_request_error(error: pydantic.ValidationError) -> RequestValidationError:
+    described = describe_errors(error)
+    field = described[0][0] if described else None
+    return RequestValidationError("; ".join(text for _, text in described), field=field)
+
+
+def validate_request(model: type[pydantic.BaseModel], payload: Any) -> Any:
+    """``model.model_validate(payload)``, raising RequestValidationError instead of pydantic's error."""
+    try:
+        return model.model_validate(payload)
+    except pydantic.ValidationError as error:
+        raise to_request_error(error) from None

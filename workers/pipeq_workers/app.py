@@ -1,0 +1,46 @@
+"""``create_app(settings)``: every Celery setting of the workers, in one place.
+
+Reasons are in the project's Celery operations notes: at-least-once delivery (acks_late,
+prefetch 1, requeue on lost worker, a visibility timeout above the longest task), JSON
+only, events on for Flower, results in their own Redis database with a short expiry.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue as KombuQueue
+from pipeq_client.broker import shared_celery_config
+from pipeq_client.protocol import Queue, result_backend_url
+
+from pipeq_workers.runtime import WorkerRuntime
+from pipeq_workers.settings import WorkerSettings
+from pipeq_workers.tasks import register_tasks
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: WorkerSettings) -> Celery:
+    app = Celery(
+        "pipeq", broker=settings.redis_url, backend=result_backend_url(settings.redis_url), set_as_current=False
+    )
+    app.conf.update(shared_celery_config(settings))
+    app.conf.update(
+        task_queues=[KombuQueue(queue.value, routing_key=queue.value) for queue in Queue],
+        task_default_queue=Queue.TEXT.value,
+        # At-least-once: ack after the answer is stored; a dead worker's task is redelivered.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        broker_connection_max_retries=None,
+        # Flower: task and sent events, STARTED state.
+        worker_send_task_events=True,
+        task_track_started=True,
+        result_expires=settings.result_ttl_s,
+        result_extended=True,
+        result_backend_always_retry=True,
+        worker_hijack_root_logger=False,
+    )
+    app.pipeq_runtime = WorkerRuntime(settings)  # type: ignore[attr-defined]
+    register_tasks(app, app.pipeq_runtime)  # type: ignore[attr-defined]
+    return app

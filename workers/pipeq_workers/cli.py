@@ -1,0 +1,121 @@
+"""The ``pipeq`` command: demo, worker, submit, models."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from pipeq_client.protocol import Queue, Task
+
+__all__ = ["main"]
+
+QUEUE_NAMES = [queue.value for queue in Queue]
+TASK_NAMES = [task.value for task in Task]
+
+
+@click.group()
+@click.option("--log-level", default="WARNING", show_default=True, help="Python logging level.")
+def main(log_level: str) -> None:
+    """pipeq: Hugging Face pipelines served from a Redis-backed Celery queue."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--models-config", type=click.Path(exists=True, path_type=Path), help="Default: tiny models.")
+def demo(models_config: Path | None) -> None:
+    """Runs one request per task through Redis and real workers; exits 0 only if all 13 succeed.
+
+    Uses PIPEQ_REDIS_URL if set, else a private redis-server; PIPEQ_MODELS_CONFIG or
+    --models-config if given, else tiny offline models it builds.
+    """
+    from pipeq_client import Client
+
+    from pipeq_workers.demo import format_table, run_requests
+    from pipeq_workers.stack import LocalStack
+
+    config = models_config or (Path(os.environ["PIPEQ_MODELS_CONFIG"]) if os.environ.get("PIPEQ_MODELS_CONFIG") else None)
+    click.echo("starting redis and one worker per queue (text, vision, audio)...")
+    with LocalStack(redis_url=os.environ.get("PIPEQ_REDIS_URL"), models_config=config) as stack:
+        click.echo(f"redis: {stack.redis_url}   models: {stack.models_config}")
+        with Client(stack.redis_url) as client:
+            rows = run_requests(client)
+    click.echo(format_table(rows))
+    sys.exit(0 if all(row.ok for row in rows) else 1)
+
+
+@main.command()
+@click.option("--queue", "queues", multiple=True, required=True, type=click.Choice(QUEUE_NAMES), help="Repeatable.")
+@click.option("--pool", default="solo", show_default=True, type=click.Choice(["solo", "threads", "prefork"]))
+@click.option("--concurrency", default=1, show_default=True, type=int)
+@click.option("--loglevel", default="INFO", show_default=True)
+@click.option("--ready-file", type=click.Path(path_type=Path), help="Touched once models are loaded.")
+def worker(queues: tuple[str, ...], pool: str, concurrency: int, loglevel: str, ready_file: Path | None) -> None:
+    """Runs a Celery worker for the given queue(s). Configured by PIPEQ_* variables."""
+    from pipeq_workers.worker import run_worker
+
+    run_worker([Queue(name) for name in queues], pool, concurrency, loglevel, ready_file)
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    name, sep, raw = text.partition("=")
+    if not sep:
+        raise click.BadParameter(f"{text!r}: expected key=value")
+    try:
+        return name, json.loads(raw)
+    except ValueError:
+        return name, raw
+
+
+@main.command()
+@click.argument("task", type=click.Choice(TASK_NAMES))
+@click.argument("inputs")
+@click.option("--param", "params", multiple=True, help="key=value (value parsed as JSON when it is).")
+@click.option("--model", default=None)
+@click.option("--timeout", default=300.0, show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), help="text-to-speech: write the WAV here.")
+def submit(task: str, inputs: str, params: tuple[str, ...], model: str | None, timeout: float, output: Path | None) -> None:
+    """Submits one request to PIPEQ_REDIS_URL and prints the JSON result.
+
+    INPUTS is the text, or @PATH for a file (image or audio bytes).
+    """
+    from pipeq_client import Client
+    from pipeq_client.errors import PipeqError
+    from pipeq_client.types import REQUEST_TYPES, TextToSpeechResult
+
+    raw: Any = Path(inputs[1:]).read_bytes() if inputs.startswith("@") else inputs
+    if Task(task) in (Task.AUTOMATIC_SPEECH_RECOGNITION, Task.AUDIO_CLASSIFICATION):
+        raw = {"data": raw}
+    try:
+        request = REQUEST_TYPES[Task(task)].build(raw, model, dict(_parse_param(p) for p in params))
+        with Client() as client:
+            result = client.run(request, timeout=timeout)
+    except PipeqError as error:
+        raise click.ClickException(f"{type(error).__name__}: {error}") from None
+    if isinstance(result, TextToSpeechResult) and output is not None:
+        output.write_bytes(result.audio.data or b"")
+        click.echo(f"wrote {output}")
+        return
+    click.echo(result.model_dump_json(indent=2))
+
+
+@main.group()
+def models() -> None:
+    """Model utilities."""
+
+
+@models.command("tiny")
+@click.argument("directory", type=click.Path(path_type=Path))
+def models_tiny(directory: Path) -> None:
+    """Builds tiny random-weight models for all 13 tasks in DIRECTORY (offline, seconds)."""
+    from pipeq_workers.tiny import build_tiny_models
+
+    click.echo(f"models config: {build_tiny_models(directory)}")
+
+
+if __name__ == "__main__":
+    main()

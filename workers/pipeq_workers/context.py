@@ -1,0 +1,53 @@
+"""What a task handler may use besides its pipeline: blob access and limits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import redis
+from pipeq_client.errors import BlobMissingError, PayloadTooLargeError
+from pipeq_client.protocol import blob_key
+from pipeq_client.types import Blob
+
+from pipeq_workers.settings import WorkerSettings
+
+__all__ = ["JobContext"]
+
+
+@dataclass
+class JobContext:
+    """Per-job helpers handed to handlers."""
+
+    job_id: str
+    settings: WorkerSettings
+    redis: redis.Redis
+
+    def blob_bytes(self, blob: Blob, field: str) -> bytes:
+        """The bytes of an input, fetched from its claim check if it has one; size-checked."""
+        data = blob.data if blob.ref is None else self._fetch(blob.ref, field)
+        if data is None:
+            raise BlobMissingError(f"{field}: no data", field=field)
+        if len(data) > self.settings.max_payload_bytes:
+            raise PayloadTooLargeError(
+                f"{field}: {len(data)} bytes is over the limit of {self.settings.max_payload_bytes} bytes",
+                field=field,
+            )
+        return data
+
+    def _fetch(self, ref: str, field: str) -> bytes:
+        # Only pipeq's own blob keys: a crafted ref must not read arbitrary Redis keys.
+        if not ref.startswith(blob_key("")):
+            raise BlobMissingError(f"{field}: {ref!r} is not a pipeq claim check", field=field)
+        data = self.redis.get(ref)
+        if data is None:
+            raise BlobMissingError(f"{field}: claim check {ref} expired or never existed", field=field)
+        return bytes(data)  # type: ignore[arg-type]
+
+    def output_blob(self, data: bytes) -> Blob:
+        """An output inline if small, else claim-checked under a key with the result TTL."""
+        if len(data) <= self.settings.inline_limit_bytes:
+            return Blob(data=data)
+        key = blob_key(uuid.uuid4().hex)
+        self.redis.set(key, data, ex=self.settings.result_ttl_s)
+        return Blob(ref=key)

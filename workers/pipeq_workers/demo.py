@@ -1,0 +1,67 @@
+"""``pipeq demo``: one request per task through the queue, printed as a table."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pipeq_client import Client, Job
+from pipeq_client.errors import PipeqError
+from pipeq_client.types import TaskRequest
+from pydantic import BaseModel
+
+from pipeq_workers.samples import sample_requests
+
+__all__ = ["DemoRow", "format_table", "run_requests", "summarize"]
+
+_SUMMARY_WIDTH = 60
+
+
+@dataclass
+class DemoRow:
+    task: str
+    model: str
+    latency_ms: float
+    ok: bool
+    summary: str
+
+
+def summarize(result: BaseModel) -> str:
+    """A one-line, readable digest of any task's result."""
+    data: Any = result.model_dump()
+    if isinstance(data, dict) and "audio" in data:
+        return f"{len(data['audio']['data'] or b'')} bytes of WAV at {data['sampling_rate']} Hz"
+    if isinstance(data, list) and data and isinstance(data[0], list):
+        return f"{len(data)} embeddings of dim {len(data[0])}"
+    text = repr(data)
+    return text if len(text) <= _SUMMARY_WIDTH else text[: _SUMMARY_WIDTH - 3] + "..."
+
+
+def _row(job: Job[Any], request: TaskRequest[Any], submitted_at: float, timeout: float) -> DemoRow:
+    task = type(request).task.value
+    try:
+        result = job.result(timeout=timeout)
+    except PipeqError as error:
+        return DemoRow(task, request.model or "default", (time.perf_counter() - submitted_at) * 1e3, False, str(error))
+    latency = (time.perf_counter() - submitted_at) * 1e3
+    return DemoRow(task, request.model or "default", latency, True, summarize(result))
+
+
+def run_requests(client: Client, timeout: float = 120.0) -> list[DemoRow]:
+    """Submits every sample request first (the three queues work in parallel), then collects."""
+    submitted = []
+    for request in sample_requests():
+        submitted.append((client.submit(request), request, time.perf_counter()))
+    return [_row(job, request, started, timeout) for job, request, started in submitted]
+
+
+def format_table(rows: list[DemoRow]) -> str:
+    header = f"{'task':<30} {'ok':<4} {'latency':>9}  result"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        mark = "yes" if row.ok else "NO"
+        lines.append(f"{row.task:<30} {mark:<4} {row.latency_ms:>7.0f}ms  {row.summary}")
+    passed = sum(row.ok for row in rows)
+    lines.append(f"{passed}/{len(rows)} tasks succeeded through the queue")
+    return "\n".join(lines)

@@ -1,0 +1,13 @@
+"""Worker-side errors. Errors a request can cause are the client's typed errors
+(``pipeq_client.errors``), so they cross the wire by code; these are the worker's own.
+
+    WorkerConfigError   a bad models config or setting: the worker refuses to start
+"""
+
+from __future__ import annotations
+
+__all__ = ["WorkerConfigError"]
+
+
+class WorkerConfigError(Exception):
+    """The worker's configuration is invalid (models config, device, dtype)."""

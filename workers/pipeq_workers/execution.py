@@ -1,0 +1,90 @@
+"""Runs one job: count the delivery, validate (never trust the wire), load, handle, publish.
+
+Every failure a request can cause becomes a typed ``error`` event; the worker goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import redis
+import transformers
+from pipeq_client.errors import DeadLetterError, PipeqError, WorkerError
+from pipeq_client.protocol import DEAD_LETTER_KEY, EventType, Task, attempts_key
+from pipeq_client.validation import validate_request
+
+from pipeq_workers.context import JobContext
+from pipeq_workers.pipelines.cache import PipelineCache
+from pipeq_workers.registry import spec_for
+from pipeq_workers.settings import WorkerSettings
+from pipeq_workers.streaming import EventPublisher
+
+__all__ = ["Executor"]
+
+log = logging.getLogger(__name__)
+
+
+class Executor:
+    """Executes jobs in this worker process; shared by every task it registers."""
+
+    def __init__(self, settings: WorkerSettings, pipelines: PipelineCache, client: redis.Redis) -> None:
+        self.settings = settings
+        self.pipelines = pipelines
+        self.redis = client
+
+    def run(self, task: Task, job_id: str, payload: Any) -> Any:
+        """The result's JSON (also published as ``done``); raises the typed error after publishing it."""
+        events = EventPublisher(self.redis, job_id, self.settings.result_ttl_s)
+        already = events.finished()
+        if already is not None:
+            # A redelivered job that was answered before its ack was lost: answer once only.
+            return already["result"]
+        try:
+            self._count_delivery(task, job_id, payload, events)
+            return self._execute(task, job_id, payload, events)
+        except PipeqError as error:
+            events.publish(EventType.ERROR, error.to_wire())
+            raise
+        except Exception as error:  # noqa: BLE001 - any failure must reach the caller, typed
+            log.exception("job %s (%s) failed", job_id, task.value)
+            wrapped = WorkerError(f"{type(error).__name__}: {error}")
+            events.publish(EventType.ERROR, wrapped.to_wire())
+            raise wrapped from error
+
+    def _count_delivery(self, task: Task, job_id: str, payload: Any, events: EventPublisher) -> None:
+        key = attempts_key(job_id)
+        with self.redis.pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self.settings.result_ttl_s)
+            attempt = int(pipe.execute()[0])
+        if attempt > self.settings.max_attempts:
+            self._dead_letter(task, job_id, payload, attempt)
+        if attempt > 1:
+            # Readers drop what they saw: the job restarts from scratch.
+            events.publish(EventType.RESET, {"attempt": attempt})
+
+    def _dead_letter(self, task: Task, job_id: str, payload: Any, attempt: int) -> None:
+        record = {"job_id": job_id, "task": task.value, "attempts": attempt - 1, "payload": payload}
+        self.redis.lpush(DEAD_LETTER_KEY, json.dumps(record))
+        raise DeadLetterError(
+            f"job {job_id} was delivered {attempt - 1} times without finishing "
+            f"(max_attempts={self.settings.max_attempts}); parked in {DEAD_LETTER_KEY}"
+        )
+
+    def _execute(self, task: Task, job_id: str, payload: Any, events: EventPublisher) -> Any:
+        spec = spec_for(task)
+        request = validate_request(spec.request_type, payload)
+        loaded = self.pipelines.get(task, request.model)
+        seed = getattr(request.parameters, "seed", None)
+        if seed is not None:
+            transformers.set_seed(seed)
+        started = time.perf_counter()
+        result = spec.handler(loaded.pipe, request, JobContext(job_id, self.settings, self.redis))
+        result_json = result.model_dump(mode="json", exclude_none=True)
+        events.publish(EventType.DONE, {"result": result_json, "model": loaded.model_name})
+        elapsed_ms = (time.perf_counter() - started) * 1e3
+        log.info("job %s %s on %s in %.1f ms", job_id, task.value, loaded.model_name, elapsed_ms)
+        return result_json

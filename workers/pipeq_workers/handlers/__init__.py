@@ -1,0 +1,1 @@
+"""Task handlers: (pipeline, validated request, job context) -> typed result. One module per modality."""

@@ -1,0 +1,63 @@
+"""Handlers of the vision queue."""
+
+from __future__ import annotations
+
+from PIL import Image
+from pipeq_client.types import (
+    Blob,
+    ImageClassificationRequest,
+    ImageClassificationResult,
+    ImageTextToTextRequest,
+    ImageTextToTextResult,
+    ImageToTextRequest,
+    ImageToTextResult,
+    ObjectDetectionRequest,
+    ObjectDetectionResult,
+)
+from transformers import Pipeline
+
+from pipeq_workers.context import JobContext
+from pipeq_workers.decoding import decode_image
+from pipeq_workers.handlers.common import as_label_list, generation_options, sequences_fields, set_options
+
+__all__ = ["image_classification", "image_text_to_text", "image_to_text", "object_detection"]
+
+
+def _image(context: JobContext, blob: Blob, field: str) -> Image.Image:
+    return decode_image(context.blob_bytes(blob, field), field, context.settings.max_image_pixels)
+
+
+def image_to_text(pipe: Pipeline, request: ImageToTextRequest, context: JobContext) -> ImageToTextResult:
+    params = request.parameters
+    image = _image(context, request.inputs, "inputs")
+    outputs = pipe(image, **set_options(prompt=params.prompt), **generation_options(pipe, params))
+    return ImageToTextResult(**sequences_fields("generated_text", outputs))
+
+
+def image_classification(
+    pipe: Pipeline, request: ImageClassificationRequest, context: JobContext
+) -> ImageClassificationResult:
+    params = request.parameters
+    image = _image(context, request.inputs, "inputs")
+    output = pipe(image, **set_options(top_k=params.top_k, function_to_apply=params.function_to_apply))
+    return ImageClassificationResult.model_validate(as_label_list(output))
+
+
+def object_detection(pipe: Pipeline, request: ObjectDetectionRequest, context: JobContext) -> ObjectDetectionResult:
+    image = _image(context, request.inputs, "inputs")
+    output = pipe(image, threshold=request.parameters.threshold)
+    return ObjectDetectionResult.model_validate(output)
+
+
+def image_text_to_text(
+    pipe: Pipeline, request: ImageTextToTextRequest, context: JobContext
+) -> ImageTextToTextResult:
+    params = request.parameters
+    images = [_image(context, blob, f"inputs.images.{index}") for index, blob in enumerate(request.inputs.images)]
+    outputs = pipe(
+        images=images,
+        text=request.inputs.text,
+        return_full_text=params.return_full_text,
+        generate_kwargs=generation_options(pipe, params),
+    )
+    return ImageTextToTextResult(**sequences_fields("generated_text", outputs))

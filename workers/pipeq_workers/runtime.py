@@ -1,0 +1,51 @@
+"""The per-process worker runtime: settings, model registry, pipeline cache, executor."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+import torch
+from pipeq_client.protocol import Queue
+
+from pipeq_workers.execution import Executor
+from pipeq_workers.models import ModelRegistry
+from pipeq_workers.pipelines.cache import PipelineCache
+from pipeq_workers.pipelines.factory import resolve_device, resolve_dtype
+from pipeq_workers.registry import tasks_of
+from pipeq_workers.settings import WorkerSettings
+
+__all__ = ["WorkerRuntime"]
+
+log = logging.getLogger(__name__)
+
+
+class WorkerRuntime:
+    """Built lazily in the process that runs tasks (never before a fork, never at import)."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self._executor: Executor | None = None
+
+    @property
+    def executor(self) -> Executor:
+        if self._executor is None:
+            self._executor = self._build()
+        return self._executor
+
+    def _build(self) -> Executor:
+        settings = self.settings
+        if settings.torch_threads is not None:
+            torch.set_num_threads(settings.torch_threads)
+        registry = (
+            ModelRegistry.from_file(settings.models_config) if settings.models_config else ModelRegistry.hub_defaults()
+        )
+        device = resolve_device(settings.device)
+        pipelines = PipelineCache(registry, device, resolve_dtype(settings.dtype, device))
+        return Executor(settings, pipelines, redis.Redis.from_url(settings.redis_url))
+
+    def warm_up(self, queues: list[Queue]) -> None:
+        """Loads the default models of the queues' tasks before the worker consumes anything."""
+        tasks = tasks_of(queues)
+        self.executor.pipelines.warm_up(tasks)
+        log.info("warm: %s", ", ".join(task.value for task in tasks))

@@ -1,0 +1,25 @@
+"""Worker settings: ``PIPEQ_*`` environment variables, on top of the client's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pipeq_client.settings import ClientSettings
+
+__all__ = ["WorkerSettings"]
+
+
+class WorkerSettings(ClientSettings):
+    """Built once at the entry point (CLI), never read at import time."""
+
+    models_config: Path | None = Field(
+        None, description="JSON models config (task -> default + allowed models). None: the Hub defaults."
+    )
+    device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="auto: cuda when available.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="Model weights dtype.")
+    max_attempts: int = Field(3, ge=1, description="Deliveries of one job before it is dead-lettered.")
+    max_image_pixels: int = Field(40_000_000, ge=1, description="Larger images are refused (decompression bombs).")
+    max_audio_seconds: float = Field(600.0, gt=0, description="Longer audio is refused.")
+    torch_threads: int | None = Field(None, ge=1, description="torch.set_num_threads; None: torch's default.")

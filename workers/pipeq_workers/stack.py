@@ -1,0 +1,113 @@
+"""A local pipeq stack: Redis (embedded unless a URL is given), tiny models (unless a models
+config is given) and one worker subprocess per queue. Used by ``pipeq demo`` and the tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from pipeq_client.protocol import Queue
+
+from pipeq_workers.embedded import EmbeddedRedis
+from pipeq_workers.tiny import build_tiny_models
+
+__all__ = ["LocalStack", "default_tiny_dir"]
+
+
+def default_tiny_dir() -> Path:
+    return Path(os.environ.get("PIPEQ_TINY_DIR", Path.home() / ".cache" / "pipeq" / "tiny-models"))
+
+
+class LocalStack:
+    """``with LocalStack() as stack: Client(stack.redis_url)`` -- everything stops on exit."""
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        models_config: Path | None = None,
+        queues: tuple[Queue, ...] = tuple(Queue),
+        extra_env: dict[str, str] | None = None,
+        ready_timeout_s: float = 180.0,
+    ) -> None:
+        self.redis_url = redis_url
+        self.models_config = models_config
+        self.queues = queues
+        self.extra_env = extra_env or {}
+        self.ready_timeout_s = ready_timeout_s
+        self._redis: EmbeddedRedis | None = None
+        self._workdir = tempfile.TemporaryDirectory(prefix="pipeq-stack-")
+        self.workers: dict[Queue, subprocess.Popen[bytes]] = {}
+
+    @property
+    def workdir(self) -> Path:
+        return Path(self._workdir.name)
+
+    def start(self) -> Self:
+        if self.redis_url is None:
+            self._redis = EmbeddedRedis().start()
+            self.redis_url = self._redis.url
+        if self.models_config is None:
+            self.models_config = build_tiny_models(default_tiny_dir())
+        for queue in self.queues:
+            self.workers[queue] = self.start_worker(queue)
+        self.wait_ready(self.queues)
+        return self
+
+    def worker_env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PIPEQ_REDIS_URL": str(self.redis_url),
+            "PIPEQ_MODELS_CONFIG": str(self.models_config),
+            **self.extra_env,
+        }
+
+    def start_worker(self, queue: Queue) -> subprocess.Popen[bytes]:
+        ready = self.workdir / f"{queue.value}.ready"
+        ready.unlink(missing_ok=True)
+        log = (self.workdir / f"{queue.value}.log").open("ab")
+        command = [sys.executable, "-m", "pipeq_workers.cli", "worker", "--queue", queue.value, "--ready-file", str(ready)]
+        return subprocess.Popen(command, env=self.worker_env(), stdout=log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, queues: tuple[Queue, ...]) -> None:
+        deadline = time.monotonic() + self.ready_timeout_s
+        for queue in queues:
+            while not (self.workdir / f"{queue.value}.ready").exists():
+                if self.workers[queue].poll() is not None:
+                    raise RuntimeError(f"{queue.value} worker exited at start:\n{self.log_tail(queue)}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{queue.value} worker not ready:\n{self.log_tail(queue)}")
+                time.sleep(0.1)
+
+    def log_tail(self, queue: Queue, lines: int = 40) -> str:
+        path = self.workdir / f"{queue.value}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop_worker(self, queue: Queue, timeout_s: float = 30.0) -> int:
+        """Warm shutdown (SIGTERM): the worker finishes its task, then exits."""
+        process = self.workers.pop(queue)
+        process.terminate()
+        try:
+            return process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+
+    def stop(self) -> None:
+        for queue in list(self.workers):
+            self.stop_worker(queue)
+        if self._redis is not None:
+            self._redis.stop()
+            self._redis = None
+        self._workdir.cleanup()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.stop()

@@ -1,0 +1,41 @@
+"""Publishes a job's events to its Redis Stream (``XADD MAXLEN ~``, with a TTL)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+from pipeq_client.protocol import EventType, events_key
+
+__all__ = ["EventPublisher"]
+
+STREAM_MAXLEN = 10_000
+
+
+class EventPublisher:
+    """One job's event stream. Readers use XREAD from 0-0 or their last id, so none is missed."""
+
+    def __init__(self, client: redis.Redis, job_id: str, ttl_s: int) -> None:
+        self.client = client
+        self.key = events_key(job_id)
+        self.ttl_s = ttl_s
+
+    def publish(self, event_type: EventType, data: dict[str, Any]) -> str:
+        fields = {"type": event_type.value, "data": json.dumps(data, separators=(",", ":"))}
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.xadd(self.key, fields, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+            pipe.expire(self.key, self.ttl_s)
+            entry_id = pipe.execute()[0]
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    def finished(self) -> dict[str, Any] | None:
+        """The ``done`` event's data if the job already finished (a redelivered, answered job)."""
+        last = self.client.xrevrange(self.key, count=1)
+        if not last:
+            return None
+        _entry_id, fields = last[0]
+        if fields.get(b"type") == EventType.DONE.value.encode():
+            data: dict[str, Any] = json.loads(fields[b"data"])
+            return data
+        return None

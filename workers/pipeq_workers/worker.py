@@ -1,0 +1,46 @@
+"""Starts a Celery worker: builds the app from settings, loads models, then consumes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from celery.signals import worker_process_init, worker_ready
+from pipeq_client.protocol import Queue
+
+from pipeq_workers.app import create_app
+from pipeq_workers.settings import WorkerSettings
+
+__all__ = ["run_worker"]
+
+
+def run_worker(queues: list[Queue], pool: str, concurrency: int, loglevel: str, ready_file: Path | None) -> None:
+    settings = WorkerSettings()
+    app = create_app(settings)
+    runtime = app.pipeq_runtime  # type: ignore[attr-defined]
+    if pool == "prefork":
+        # Never load (or touch CUDA) before the fork: each child loads its own models.
+        worker_process_init.connect(lambda **_: runtime.warm_up(queues), weak=False)
+    else:
+        runtime.warm_up(queues)
+
+    def announce_ready(**_: Any) -> None:
+        if ready_file is not None:
+            ready_file.write_text(str(os.getpid()))
+
+    worker_ready.connect(announce_ready, weak=False)
+    name = "-".join(queue.value for queue in queues)
+    app.worker_main(
+        [
+            "worker",
+            "--queues", ",".join(queue.value for queue in queues),
+            "--pool", pool,
+            "--concurrency", str(concurrency),
+            "--hostname", f"{name}-{os.getpid()}@%h",
+            "--loglevel", loglevel,
+            "--task-events",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+    )  # fmt: skip
