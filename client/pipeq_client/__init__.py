@@ -1,8 +1,8 @@
 """pipeq_client: the typed client of pipeq. Imports no torch and no transformers.
 
-    from pipeq_client import Client
-    with Client("redis://localhost:6379/0") as client:
-        print(client.text_classification("I love it", top_k=2))
+from pipeq_client import Client
+with Client("redis://localhost:6379/0") as client:
+    print(client.text_classification("I love it", top_k=2))
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from pipeq_client import requests as build
 from pipeq_client.broker import make_producer
 from pipeq_client.errors import BlobMissingError
-from pipeq_client.events import JobEvent, decode_event, result_from_event
+from pipeq_client.events import JobEvent, decode_reply, result_from_event
 from pipeq_client.jobs import Deadline, JobHandle, ResultT
 from pipeq_client.payload import build_payload
 from pipeq_client.protocol import TASK_QUEUES, celery_task_name
@@ -59,13 +59,11 @@ class AsyncJob(Generic[ResultT]):
         last_id = after
         while True:
             reply = await self._client.redis.xread({self.handle.events_key: last_id}, block=deadline.block_ms())
-            for _stream, entries in reply or []:
-                for entry_id, fields in entries:
-                    event = decode_event(entry_id, fields)
-                    last_id = event.id
-                    yield event
-                    if event.final:
-                        return
+            for event in decode_reply(reply):
+                last_id = event.id
+                yield event
+                if event.final:
+                    return
 
     async def result(self, timeout: float | None = None) -> ResultT:
         """The typed result; raises a :class:`~pipeq_client.errors.PipeqError` subclass on failure."""
@@ -119,7 +117,7 @@ class AsyncClient:
             data = await self.redis.get(result.audio.ref)
             if data is None:
                 raise BlobMissingError(f"audio output {result.audio.ref} expired", field="audio")
-            return result.model_copy(update={"audio": Blob(data=data)})  # type: ignore[return-value]
+            return result.model_copy(update={"audio": Blob(data=data)})
         return result
 
     # One method per task, like huggingface_hub's InferenceClient. ``parameters`` are the task's

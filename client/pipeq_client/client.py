@@ -11,7 +11,7 @@ import redis
 from pipeq_client import requests as build
 from pipeq_client.broker import make_producer
 from pipeq_client.errors import BlobMissingError
-from pipeq_client.events import JobEvent, decode_event, result_from_event
+from pipeq_client.events import JobEvent, decode_reply, result_from_event
 from pipeq_client.jobs import Deadline, JobHandle, ResultT
 from pipeq_client.payload import build_payload
 from pipeq_client.protocol import TASK_QUEUES, celery_task_name
@@ -54,13 +54,11 @@ class Job(Generic[ResultT]):
         last_id = after
         while True:
             reply = self._client.redis.xread({self.handle.events_key: last_id}, block=deadline.block_ms())
-            for _stream, entries in reply or []:
-                for entry_id, fields in entries:
-                    event = decode_event(entry_id, fields)
-                    last_id = event.id
-                    yield event
-                    if event.final:
-                        return
+            for event in decode_reply(reply):
+                last_id = event.id
+                yield event
+                if event.final:
+                    return
 
     def result(self, timeout: float | None = None) -> ResultT:
         """The typed result; raises a :class:`~pipeq_client.errors.PipeqError` subclass on failure."""
@@ -98,9 +96,7 @@ class Client:
         for key, data in payload.uploads.items():
             self.redis.set(key, data, ex=self.settings.blob_ttl_s)
         task = type(request).task
-        sent = self._producer.send_task(
-            celery_task_name(task), args=[payload.body], queue=TASK_QUEUES[task].value
-        )
+        sent = self._producer.send_task(celery_task_name(task), args=[payload.body], queue=TASK_QUEUES[task].value)
         return Job(self, JobHandle(sent.id, task, type(request).result_type))  # type: ignore[arg-type]
 
     def run(self, request: TaskRequest[ResultT], timeout: float | None = None) -> ResultT:
@@ -117,7 +113,7 @@ class Client:
             data = self.redis.get(result.audio.ref)
             if data is None:
                 raise BlobMissingError(f"audio output {result.audio.ref} expired", field="audio")
-            return result.model_copy(update={"audio": Blob(data=data)})  # type: ignore[return-value]
+            return result.model_copy(update={"audio": Blob(data=data)})
         return result
 
     # One method per task, like huggingface_hub's InferenceClient. ``parameters`` are the task's

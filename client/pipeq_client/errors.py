@@ -129,7 +129,7 @@ _BY_CODE: dict[ErrorCode, type[PipeqError]] = {
 def error_from_wire(payload: dict[str, Any]) -> PipeqError:
     """Rebuilds the typed error from an ``error`` event; unknown codes become WorkerError."""
     try:
-        cls = _BY_CODE[ErrorCode(payload.get("code"))]
+        cls = _BY_CODE[ErrorCode(str(payload.get("code")))]
     except ValueError:
         cls = WorkerError
     return cls(str(payload.get("message", "")), field=payload.get("field"))

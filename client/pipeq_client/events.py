@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from pipeq_client.errors import WorkerError, error_from_wire
 from pipeq_client.protocol import EventType
 
-__all__ = ["JobEvent", "decode_event", "result_from_event"]
+__all__ = ["JobEvent", "decode_event", "decode_reply", "result_from_event"]
 
 ResultT = TypeVar("ResultT", bound=BaseModel)
 
@@ -39,6 +39,11 @@ def decode_event(entry_id: bytes | str, fields: dict[Any, Any]) -> JobEvent:
         return JobEvent(id=_text(entry_id), type=EventType(decoded["type"]), data=json.loads(decoded["data"]))
     except (KeyError, ValueError) as error:
         raise WorkerError(f"malformed event {_text(entry_id)} on the job stream: {error}") from None
+
+
+def decode_reply(reply: Any) -> list[JobEvent]:
+    """The events of an ``XREAD`` reply on one job stream (redis-py's reply is loosely typed)."""
+    return [decode_event(entry_id, fields) for _stream, entries in reply or [] for entry_id, fields in entries]
 
 
 def result_from_event(event: JobEvent, result_type: type[ResultT]) -> ResultT:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from celery import Celery
 from kombu import Queue as KombuQueue
+
 from pipeq_client.broker import shared_celery_config
 from pipeq_client.protocol import Queue, result_backend_url
-
 from pipeq_workers.runtime import WorkerRuntime
 from pipeq_workers.settings import WorkerSettings
 from pipeq_workers.tasks import register_tasks

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from pipeq_client.protocol import Queue, Task
 
 __all__ = ["main"]
@@ -34,11 +35,12 @@ def demo(models_config: Path | None) -> None:
     --models-config if given, else tiny offline models it builds.
     """
     from pipeq_client import Client
-
     from pipeq_workers.demo import format_table, run_requests
     from pipeq_workers.stack import LocalStack
 
-    config = models_config or (Path(os.environ["PIPEQ_MODELS_CONFIG"]) if os.environ.get("PIPEQ_MODELS_CONFIG") else None)
+    config = models_config or (
+        Path(os.environ["PIPEQ_MODELS_CONFIG"]) if os.environ.get("PIPEQ_MODELS_CONFIG") else None
+    )
     click.echo("starting redis and one worker per queue (text, vision, audio)...")
     with LocalStack(redis_url=os.environ.get("PIPEQ_REDIS_URL"), models_config=config) as stack:
         click.echo(f"redis: {stack.redis_url}   models: {stack.models_config}")
@@ -78,7 +80,9 @@ def _parse_param(text: str) -> tuple[str, Any]:
 @click.option("--model", default=None)
 @click.option("--timeout", default=300.0, show_default=True)
 @click.option("--output", type=click.Path(path_type=Path), help="text-to-speech: write the WAV here.")
-def submit(task: str, inputs: str, params: tuple[str, ...], model: str | None, timeout: float, output: Path | None) -> None:
+def submit(
+    task: str, inputs: str, params: tuple[str, ...], model: str | None, timeout: float, output: Path | None
+) -> None:
     """Submits one request to PIPEQ_REDIS_URL and prints the JSON result.
 
     INPUTS is the text, or @PATH for a file (image or audio bytes).

@@ -6,10 +6,10 @@ import uuid
 from dataclasses import dataclass
 
 import redis
+
 from pipeq_client.errors import BlobMissingError, PayloadTooLargeError
 from pipeq_client.protocol import blob_key
 from pipeq_client.types import Blob
-
 from pipeq_workers.settings import WorkerSettings
 
 __all__ = ["JobContext"]

@@ -9,6 +9,7 @@ import numpy as np
 import soundfile
 import soxr
 from PIL import Image
+
 from pipeq_client.errors import InvalidInputError, PayloadTooLargeError
 
 __all__ = ["ALLOWED_IMAGE_FORMATS", "decode_audio", "decode_image", "encode_wav"]
@@ -72,5 +73,7 @@ def decode_audio(
 def encode_wav(samples: np.ndarray, sampling_rate: int) -> bytes:
     """16-bit PCM WAV: what every player and browser plays."""
     buffer = io.BytesIO()
-    soundfile.write(buffer, np.asarray(samples, dtype=np.float32).reshape(-1), sampling_rate, format="WAV", subtype="PCM_16")
+    soundfile.write(
+        buffer, np.asarray(samples, dtype=np.float32).reshape(-1), sampling_rate, format="WAV", subtype="PCM_16"
+    )
     return buffer.getvalue()

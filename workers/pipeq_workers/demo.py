@@ -6,11 +6,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from pipeq_client import Client, Job
 from pipeq_client.errors import PipeqError
 from pipeq_client.types import TaskRequest
-from pydantic import BaseModel
-
 from pipeq_workers.samples import sample_requests
 
 __all__ = ["DemoRow", "format_table", "run_requests", "summarize"]
@@ -29,7 +29,7 @@ class DemoRow:
 
 def summarize(result: BaseModel) -> str:
     """A one-line, readable digest of any task's result."""
-    data: Any = result.model_dump()
+    data: Any = result.model_dump(exclude_none=True)
     if isinstance(data, dict) and "audio" in data:
         return f"{len(data['audio']['data'] or b'')} bytes of WAV at {data['sampling_rate']} Hz"
     if isinstance(data, list) and data and isinstance(data[0], list):
@@ -57,7 +57,7 @@ def run_requests(client: Client, timeout: float = 120.0) -> list[DemoRow]:
 
 
 def format_table(rows: list[DemoRow]) -> str:
-    header = f"{'task':<30} {'ok':<4} {'latency':>9}  result"
+    header = f"{'task':<30} {'ok':<4} {'latency':>9}  result (latency: submit to result, all 13 queued at once)"
     lines = [header, "-" * len(header)]
     for row in rows:
         mark = "yes" if row.ok else "NO"

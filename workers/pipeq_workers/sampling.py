@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from transformers import LogitsProcessor, LogitsProcessorList
+
 from pipeq_client.errors import UnsupportedParameterError
 from pipeq_client.types import GenerationParameters
-from transformers import LogitsProcessor, LogitsProcessorList
 
 __all__ = ["LogitBiasProcessor", "PresenceFrequencyPenaltyProcessor", "generate_kwargs"]
 

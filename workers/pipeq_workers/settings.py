@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
+
 from pipeq_client.settings import ClientSettings
 
 __all__ = ["WorkerSettings"]

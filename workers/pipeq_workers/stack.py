@@ -13,7 +13,6 @@ from types import TracebackType
 from typing import Self
 
 from pipeq_client.protocol import Queue
-
 from pipeq_workers.embedded import EmbeddedRedis
 from pipeq_workers.tiny import build_tiny_models
 
@@ -71,7 +70,16 @@ class LocalStack:
         ready = self.workdir / f"{queue.value}.ready"
         ready.unlink(missing_ok=True)
         log = (self.workdir / f"{queue.value}.log").open("ab")
-        command = [sys.executable, "-m", "pipeq_workers.cli", "worker", "--queue", queue.value, "--ready-file", str(ready)]
+        command = [
+            sys.executable,
+            "-m",
+            "pipeq_workers.cli",
+            "worker",
+            "--queue",
+            queue.value,
+            "--ready-file",
+            str(ready),
+        ]
         return subprocess.Popen(command, env=self.worker_env(), stdout=log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, queues: tuple[Queue, ...]) -> None:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import redis
+
 from pipeq_client.protocol import EventType, events_key
 
 __all__ = ["EventPublisher"]

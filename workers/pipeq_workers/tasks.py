@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, Task
+
 from pipeq_client.protocol import TASK_QUEUES, celery_task_name
 from pipeq_client.protocol import Task as PipeqTask
-
 from pipeq_workers.runtime import WorkerRuntime
 
 __all__ = ["register_tasks"]

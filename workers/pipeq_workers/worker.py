@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from celery.signals import worker_process_init, worker_ready
-from pipeq_client.protocol import Queue
 
+from pipeq_client.protocol import Queue
 from pipeq_workers.app import create_app
 from pipeq_workers.settings import WorkerSettings
 

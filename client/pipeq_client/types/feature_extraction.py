@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, RootModel
+from pydantic import Field, RootModel, field_validator
 
 from pipeq_client.protocol import Task
 from pipeq_client.types.common import NonEmptyText, StrictModel, TaskRequest
@@ -30,10 +30,12 @@ class FeatureExtractionRequest(TaskRequest[FeatureExtractionResult]):
     task: ClassVar[Task] = Task.FEATURE_EXTRACTION
     result_type: ClassVar[type[StrictModel]] = FeatureExtractionResult  # type: ignore[assignment]
 
-    inputs: NonEmptyText | Annotated[list[NonEmptyText], Field(min_length=1, max_length=256)] = Field(
-        ..., description="A text or a list of 1..256 texts."
+    inputs: Annotated[list[NonEmptyText], Field(min_length=1, max_length=256)] = Field(
+        ..., description="A text or a list of 1..256 texts (a single text becomes a list of one)."
     )
     parameters: FeatureExtractionParameters = Field(default_factory=FeatureExtractionParameters)
 
-    def texts(self) -> list[str]:
-        return [self.inputs] if isinstance(self.inputs, str) else list(self.inputs)
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _listed(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value

@@ -55,11 +55,9 @@ class GenerationParameters(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.min_new_tokens is not None and self.max_new_tokens is not None:
-            if self.min_new_tokens > self.max_new_tokens:
-                raise ValueError(
-                    f"min_new_tokens ({self.min_new_tokens}) must be <= max_new_tokens ({self.max_new_tokens})"
-                )
+        low, high = self.min_new_tokens, self.max_new_tokens
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min_new_tokens ({low}) must be <= max_new_tokens ({high})")
         if self.temperature == 0 and (self.num_return_sequences or 1) > 1:
             raise ValueError("num_return_sequences must be 1 when temperature is 0 (greedy decoding)")
         if self.temperature == 0 and self.do_sample:
@@ -67,12 +65,3 @@ class GenerationParameters(StrictModel):
         if self.top_logprobs and not self.logprobs:
             raise ValueError("top_logprobs needs logprobs=true")
         return self
-
-    @property
-    def sampling(self) -> bool:
-        """Whether these settings sample (else greedy); None when the model decides."""
-        if self.temperature == 0:
-            return False
-        if self.do_sample is not None:
-            return self.do_sample
-        return True if self.temperature is not None else False

@@ -9,7 +9,13 @@ from pydantic import Field, RootModel
 from pipeq_client.protocol import Task
 from pipeq_client.types.common import Blob, StrictModel, TaskRequest
 
-__all__ = ["BoundingBox", "DetectedObject", "ObjectDetectionParameters", "ObjectDetectionRequest", "ObjectDetectionResult"]
+__all__ = [
+    "BoundingBox",
+    "DetectedObject",
+    "ObjectDetectionParameters",
+    "ObjectDetectionRequest",
+    "ObjectDetectionResult",
+]
 
 
 class ObjectDetectionParameters(StrictModel):

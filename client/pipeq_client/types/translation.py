@@ -14,8 +14,12 @@ __all__ = ["TranslationParameters", "TranslationRequest", "TranslationResult"]
 
 
 class TranslationParameters(GenerationParameters):
-    src_lang: str | None = Field(None, min_length=1, max_length=32, description="Source language code (multilingual models).")
-    tgt_lang: str | None = Field(None, min_length=1, max_length=32, description="Target language code (multilingual models).")
+    src_lang: str | None = Field(
+        None, min_length=1, max_length=32, description="Source language code (multilingual models)."
+    )
+    tgt_lang: str | None = Field(
+        None, min_length=1, max_length=32, description="Target language code (multilingual models)."
+    )
     clean_up_tokenization_spaces: bool | None = Field(None, description="Remove spaces before punctuation.")
     truncation: bool | None = Field(None, description="Truncate inputs longer than the model's limit.")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from transformers import Pipeline
+
 from pipeq_client.types import (
     AudioClassificationRequest,
     AudioClassificationResult,
@@ -14,8 +16,6 @@ from pipeq_client.types import (
     TextToSpeechRequest,
     TextToSpeechResult,
 )
-from transformers import Pipeline
-
 from pipeq_workers.context import JobContext
 from pipeq_workers.decoding import decode_audio, encode_wav
 from pipeq_workers.handlers.common import as_label_list, set_options

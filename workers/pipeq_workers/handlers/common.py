@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeq_client.types import GenerationParameters
 from transformers import Pipeline
 
+from pipeq_client.types import GenerationParameters
 from pipeq_workers.sampling import generate_kwargs
 
 __all__ = ["as_label_list", "generation_options", "sequences_fields", "set_options"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from transformers import Pipeline
+
 from pipeq_client.types import (
     FeatureExtractionRequest,
     FeatureExtractionResult,
@@ -17,8 +19,6 @@ from pipeq_client.types import (
     ZeroShotClassificationRequest,
     ZeroShotClassificationResult,
 )
-from transformers import Pipeline
-
 from pipeq_workers.context import JobContext
 from pipeq_workers.handlers.common import as_label_list, generation_options, sequences_fields, set_options
 
@@ -38,9 +38,7 @@ def text_generation(pipe: Pipeline, request: TextGenerationRequest, _: JobContex
     return TextGenerationResult(**sequences_fields("generated_text", outputs))
 
 
-def text_classification(
-    pipe: Pipeline, request: TextClassificationRequest, _: JobContext
-) -> TextClassificationResult:
+def text_classification(pipe: Pipeline, request: TextClassificationRequest, _: JobContext) -> TextClassificationResult:
     params = request.parameters
     output = pipe(request.inputs, **set_options(top_k=params.top_k, function_to_apply=params.function_to_apply))
     return TextClassificationResult.model_validate(as_label_list(output))
@@ -48,7 +46,9 @@ def text_classification(
 
 def summarization(pipe: Pipeline, request: SummarizationRequest, _: JobContext) -> SummarizationResult:
     params = request.parameters
-    options = set_options(truncation=params.truncation, clean_up_tokenization_spaces=params.clean_up_tokenization_spaces)
+    options = set_options(
+        truncation=params.truncation, clean_up_tokenization_spaces=params.clean_up_tokenization_spaces
+    )
     outputs = pipe(request.inputs, **options, **generation_options(pipe, params))
     return SummarizationResult(**sequences_fields("summary_text", outputs))
 
@@ -93,11 +93,9 @@ def _normalize(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
-def feature_extraction(
-    pipe: Pipeline, request: FeatureExtractionRequest, _: JobContext
-) -> FeatureExtractionResult:
+def feature_extraction(pipe: Pipeline, request: FeatureExtractionRequest, _: JobContext) -> FeatureExtractionResult:
     params = request.parameters
-    outputs = pipe(request.texts(), tokenize_kwargs={"truncation": params.truncate})
+    outputs = pipe(request.inputs, tokenize_kwargs={"truncation": params.truncate})
     embeddings = []
     for output in outputs:
         vectors = _pool(np.asarray(output[0], dtype=np.float32), params.pooling)

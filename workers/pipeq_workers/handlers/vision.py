@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from PIL import Image
+from transformers import Pipeline
+
 from pipeq_client.types import (
     Blob,
     ImageClassificationRequest,
@@ -14,8 +16,6 @@ from pipeq_client.types import (
     ObjectDetectionRequest,
     ObjectDetectionResult,
 )
-from transformers import Pipeline
-
 from pipeq_workers.context import JobContext
 from pipeq_workers.decoding import decode_image
 from pipeq_workers.handlers.common import as_label_list, generation_options, sequences_fields, set_options
@@ -49,9 +49,7 @@ def object_detection(pipe: Pipeline, request: ObjectDetectionRequest, context: J
     return ObjectDetectionResult.model_validate(output)
 
 
-def image_text_to_text(
-    pipe: Pipeline, request: ImageTextToTextRequest, context: JobContext
-) -> ImageTextToTextResult:
+def image_text_to_text(pipe: Pipeline, request: ImageTextToTextRequest, context: JobContext) -> ImageTextToTextResult:
     params = request.parameters
     images = [_image(context, blob, f"inputs.images.{index}") for index, blob in enumerate(request.inputs.images)]
     outputs = pipe(

@@ -7,9 +7,9 @@ import threading
 import time
 
 import torch
-from pipeq_client.protocol import Task
 from transformers import Pipeline
 
+from pipeq_client.protocol import Task
 from pipeq_workers.models import ModelRegistry
 from pipeq_workers.pipelines.factory import build_pipeline
 

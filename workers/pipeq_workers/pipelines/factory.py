@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from pipeq_client.protocol import Task
 from transformers import (
     AutoImageProcessor,
     AutoModelForSeq2SeqLM,
@@ -20,6 +19,7 @@ from transformers import (
     pipeline,
 )
 
+from pipeq_client.protocol import Task
 from pipeq_workers.errors import WorkerConfigError
 from pipeq_workers.pipelines.image_to_text import ImageToTextPipeline
 from pipeq_workers.pipelines.seq2seq import SummarizationPipeline, TranslationPipeline

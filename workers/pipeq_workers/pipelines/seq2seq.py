@@ -90,7 +90,9 @@ class TranslationPipeline(Seq2SeqPipeline):
 
     def _language_token_id(self, language: str) -> int:
         if not hasattr(self.tokenizer, "src_lang"):
-            raise ValueError(f"this translation model has a fixed language pair; it takes no language code ({language!r})")
+            raise ValueError(
+                f"this translation model has a fixed language pair; it takes no language code ({language!r})"
+            )
         token_id = self.tokenizer.convert_tokens_to_ids(language)
         if token_id is None or token_id == self.tokenizer.unk_token_id:
             raise ValueError(f"unknown language code {language!r} for this model")

@@ -42,7 +42,11 @@ def build_tiny_models(directory: Path, seed: int = 0) -> Path:
 
     Returns the path of the models config. A build already present at this version is reused.
     """
+    from transformers.utils import logging as hf_logging
+
     from pipeq_workers.tiny.text import reseed
+
+    hf_logging.disable_progress_bar()
 
     directory = directory.resolve()
     config_path = directory / "models.json"

@@ -51,7 +51,11 @@ def automatic_speech_recognition(out: Path) -> None:
     vocab["|"] = vocab.pop(" ")
     (out / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
     tokenizer = Wav2Vec2CTCTokenizer(
-        str(out / "vocab.json"), unk_token="<unk>", pad_token="<pad>", word_delimiter_token="|", bos_token=None,
+        str(out / "vocab.json"),
+        unk_token="<unk>",
+        pad_token="<pad>",
+        word_delimiter_token="|",
+        bos_token=None,
         eos_token=None,
     )
     model = Wav2Vec2ForCTC(_wav2vec2_config(vocab_size=len(vocab), pad_token_id=0, ctc_loss_reduction="mean"))
