@@ -16,10 +16,10 @@ import redis.asyncio as aioredis
 from pipeq_client import requests as build
 from pipeq_client.broker import make_producer
 from pipeq_client.errors import BlobMissingError
-from pipeq_client.events import JobEvent, decode_reply, result_from_event
+from pipeq_client.events import DoneEvent, JobEvent, StreamEvent, decode_reply, result_from_event, stream_event
 from pipeq_client.jobs import Deadline, JobHandle, ResultT
 from pipeq_client.payload import build_payload
-from pipeq_client.protocol import TASK_QUEUES, celery_task_name
+from pipeq_client.protocol import TASK_QUEUES, cancel_key, celery_task_name
 from pipeq_client.settings import ClientSettings
 from pipeq_client.types import (
     AudioClassificationResult,
@@ -65,6 +65,23 @@ class AsyncJob(Generic[ResultT]):
                 if event.final:
                     return
 
+    async def stream(self, *, after: str = "0-0", timeout: float | None = None) -> AsyncIterator[StreamEvent]:
+        """Typed events as they arrive: TokenEvent..., then DoneEvent (or the typed error raised).
+
+        Resume after a disconnect with ``after=<last event_id>``; nothing is missed.
+        """
+        async for event in self.events(after=after, timeout=timeout):
+            typed = stream_event(event, self.handle.result_type)
+            if isinstance(typed, DoneEvent):
+                typed = typed.model_copy(update={"result": await self._client.resolve(typed.result)})
+            if typed is not None:
+                yield typed
+
+    async def cancel(self) -> None:
+        """Cancels the job: a queued job never runs (JobCancelledError); a running generation stops
+        between steps and returns what it has, with finish_reason ``cancelled``."""
+        await self._client.redis.set(cancel_key(self.id), 1, ex=self._client.settings.result_ttl_s)
+
     async def result(self, timeout: float | None = None) -> ResultT:
         """The typed result; raises a :class:`~pipeq_client.errors.PipeqError` subclass on failure."""
         async for event in self.events(timeout=timeout):
@@ -92,14 +109,20 @@ class AsyncClient:
         self._producer.close()
         await self.redis.aclose()
 
-    async def submit(self, request: TaskRequest[ResultT]) -> AsyncJob[ResultT]:
-        """Validates sizes, claim-checks large inputs, and enqueues by task name."""
+    async def submit(self, request: TaskRequest[ResultT], job_id: str | None = None) -> AsyncJob[ResultT]:
+        """Validates sizes, claim-checks large inputs, and enqueues by task name.
+
+        ``job_id``: your own id (e.g. an idempotency key); default a random UUID."""
         payload = build_payload(request, self.settings)
         for key, data in payload.uploads.items():
             await self.redis.set(key, data, ex=self.settings.blob_ttl_s)
         task = type(request).task
         sent = await asyncio.to_thread(
-            self._producer.send_task, celery_task_name(task), args=[payload.body], queue=TASK_QUEUES[task].value
+            self._producer.send_task,
+            celery_task_name(task),
+            args=[payload.body],
+            queue=TASK_QUEUES[task].value,
+            task_id=job_id,
         )
         return AsyncJob(self, JobHandle(sent.id, task, type(request).result_type))  # type: ignore[arg-type]
 

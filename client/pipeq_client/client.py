@@ -11,10 +11,10 @@ import redis
 from pipeq_client import requests as build
 from pipeq_client.broker import make_producer
 from pipeq_client.errors import BlobMissingError
-from pipeq_client.events import JobEvent, decode_reply, result_from_event
+from pipeq_client.events import DoneEvent, JobEvent, StreamEvent, decode_reply, result_from_event, stream_event
 from pipeq_client.jobs import Deadline, JobHandle, ResultT
 from pipeq_client.payload import build_payload
-from pipeq_client.protocol import TASK_QUEUES, celery_task_name
+from pipeq_client.protocol import TASK_QUEUES, cancel_key, celery_task_name
 from pipeq_client.settings import ClientSettings
 from pipeq_client.types import (
     AudioClassificationResult,
@@ -60,6 +60,23 @@ class Job(Generic[ResultT]):
                 if event.final:
                     return
 
+    def stream(self, *, after: str = "0-0", timeout: float | None = None) -> Iterator[StreamEvent]:
+        """Typed events as they arrive: TokenEvent..., then DoneEvent (or the typed error raised).
+
+        Resume after a disconnect with ``after=<last event_id>``; nothing is missed.
+        """
+        for event in self.events(after=after, timeout=timeout):
+            typed = stream_event(event, self.handle.result_type)
+            if isinstance(typed, DoneEvent):
+                typed = typed.model_copy(update={"result": self._client.resolve(typed.result)})
+            if typed is not None:
+                yield typed
+
+    def cancel(self) -> None:
+        """Cancels the job: a queued job never runs (JobCancelledError); a running generation stops
+        between steps and returns what it has, with finish_reason ``cancelled``."""
+        self._client.redis.set(cancel_key(self.id), 1, ex=self._client.settings.result_ttl_s)
+
     def result(self, timeout: float | None = None) -> ResultT:
         """The typed result; raises a :class:`~pipeq_client.errors.PipeqError` subclass on failure."""
         for event in self.events(timeout=timeout):
@@ -90,8 +107,10 @@ class Client:
         self._producer.close()
         self.redis.close()
 
-    def submit(self, request: TaskRequest[ResultT]) -> Job[ResultT]:
-        """Validates sizes, claim-checks large inputs, and enqueues by task name. Returns at once."""
+    def submit(self, request: TaskRequest[ResultT], job_id: str | None = None) -> Job[ResultT]:
+        """Validates sizes, claim-checks large inputs, and enqueues by task name. Returns at once.
+
+        ``job_id``: your own id (e.g. an idempotency key); default a random UUID."""
         payload = build_payload(request, self.settings)
         for key, data in payload.uploads.items():
             self.redis.set(key, data, ex=self.settings.blob_ttl_s)

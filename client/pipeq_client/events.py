@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from pipeq_client.errors import WorkerError, error_from_wire
 from pipeq_client.protocol import EventType
 
-__all__ = ["JobEvent", "decode_event", "decode_reply", "result_from_event"]
+__all__ = [
+    "DoneEvent",
+    "JobEvent",
+    "ResetEvent",
+    "StreamEvent",
+    "TokenEvent",
+    "decode_event",
+    "decode_reply",
+    "result_from_event",
+    "stream_event",
+]
 
 ResultT = TypeVar("ResultT", bound=BaseModel)
 
@@ -53,3 +63,58 @@ def result_from_event(event: JobEvent, result_type: type[ResultT]) -> ResultT:
     if event.type is not EventType.DONE:
         raise WorkerError(f"expected a final event, got {event.type.value}")
     return result_type.model_validate(event.data["result"])
+
+
+class TokenEvent(BaseModel):
+    """Newly released text of sequence ``index``. ``token_id`` is None for the final flush of
+    held-back text; ``logprob`` is set when the request asked for logprobs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str = Field(description="Stream entry id: resume with stream(after=event_id).")
+    index: int
+    token_id: int | None
+    text: str
+    logprob: float | None = None
+    special: bool = False
+
+
+class ResetEvent(BaseModel):
+    """The job was redelivered and restarts: drop what was received so far."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    attempt: int
+
+
+class DoneEvent(BaseModel, Generic[ResultT]):
+    """The last event: the typed result."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    result: ResultT
+
+
+StreamEvent = TokenEvent | ResetEvent | DoneEvent[Any]
+
+
+def stream_event(event: JobEvent, result_type: type[ResultT]) -> StreamEvent | None:
+    """The typed form of an event (None for event types a stream does not surface);
+    an ``error`` event raises its typed error."""
+    if event.type is EventType.TOKEN:
+        data = event.data
+        return TokenEvent(
+            event_id=event.id,
+            index=int(data.get("index", 0)),
+            token_id=data.get("id"),
+            text=str(data.get("text", "")),
+            logprob=data.get("logprob"),
+            special=bool(data.get("special", False)),
+        )
+    if event.type is EventType.RESET:
+        return ResetEvent(event_id=event.id, attempt=int(event.data.get("attempt", 0)))
+    if event.final:
+        return DoneEvent[Any](event_id=event.id, result=result_from_event(event, result_type))
+    return None

@@ -20,6 +20,7 @@ __all__ = [
     "Task",
     "attempts_key",
     "blob_key",
+    "cancel_key",
     "celery_task_name",
     "events_key",
     "result_backend_url",
@@ -109,6 +110,11 @@ def events_key(job_id: str) -> str:
 def attempts_key(job_id: str) -> str:
     """Counts deliveries of a job, to dead-letter a poison message."""
     return f"{KEY_PREFIX}:job:{job_id}:attempts"
+
+
+def cancel_key(job_id: str) -> str:
+    """Set by Job.cancel(); workers check it before starting and between generation steps."""
+    return f"{KEY_PREFIX}:job:{job_id}:cancel"
 
 
 def blob_key(blob_id: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import pytest
 import redis
@@ -24,26 +25,21 @@ from pipeq_workers.samples import sample_png, sample_wav
 pytestmark = pytest.mark.integration
 
 
-def test_async_client_runs_requests_concurrently_without_blocking_the_loop(stack) -> None:
-    async def main() -> list[object]:
+def test_async_client_waits_without_blocking_the_event_loop(stack) -> None:
+    """The waiter starts before the job exists; the job can only be submitted (from the same
+    loop) if waiting does not block it."""
+
+    async def main() -> tuple[object, object, object]:
         async with AsyncClient(stack.redis_url) as client:
-            ticks = 0
-
-            async def ticker() -> None:
-                nonlocal ticks
-                while True:
-                    await asyncio.sleep(0.01)
-                    ticks += 1
-
-            beat = asyncio.create_task(ticker())
-            results = await asyncio.gather(
-                client.text_classification("I love it", top_k=2),
-                client.image_classification(sample_png()),
-                client.text_to_speech("hello", seed=1),
+            job_id = f"async-{uuid.uuid4().hex}"
+            waiter = asyncio.create_task(client.job(job_id, TextClassificationRequest).result(timeout=60))
+            await asyncio.sleep(0.2)
+            assert not waiter.done()
+            await client.submit(TextClassificationRequest.build("I love it", parameters={"top_k": 2}), job_id=job_id)
+            vision, speech = await asyncio.gather(
+                client.image_classification(sample_png()), client.text_to_speech("hello", seed=1)
             )
-            beat.cancel()
-            assert ticks > 5, "the event loop kept running while waiting for results"
-            return list(results)
+            return await waiter, vision, speech
 
     text, vision, speech = asyncio.run(main())
     assert isinstance(text, TextClassificationResult) and len(text.root) == 2

@@ -59,7 +59,7 @@ def test_text_generation_seeded_sampling_with_n(client: Client, models_config: P
         "hello", max_new_tokens=8, do_sample=True, temperature=0.9, top_k=0, top_p=1.0,
         num_return_sequences=2, return_full_text=False,
     )  # fmt: skip
-    assert result.sequences == [item["generated_text"] for item in expected]
+    assert [sequence.text for sequence in result.sequences or []] == [item["generated_text"] for item in expected]
     assert result.generated_text == expected[0]["generated_text"]
 
 

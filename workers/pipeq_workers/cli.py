@@ -35,7 +35,7 @@ def demo(models_config: Path | None) -> None:
     --models-config if given, else tiny offline models it builds.
     """
     from pipeq_client import Client
-    from pipeq_workers.demo import format_table, run_requests
+    from pipeq_workers.demo import format_table, run_requests, stream_demo
     from pipeq_workers.stack import LocalStack
 
     config = models_config or (
@@ -46,7 +46,9 @@ def demo(models_config: Path | None) -> None:
         click.echo(f"redis: {stack.redis_url}   models: {stack.models_config}")
         with Client(stack.redis_url) as client:
             rows = run_requests(client)
-    click.echo(format_table(rows))
+            click.echo(format_table(rows))
+            streamed = stream_demo(client)
+    sys.exit(0 if all(row.ok for row in rows) and streamed else 1)
     sys.exit(0 if all(row.ok for row in rows) else 1)
 
 
@@ -80,8 +82,15 @@ def _parse_param(text: str) -> tuple[str, Any]:
 @click.option("--model", default=None)
 @click.option("--timeout", default=300.0, show_default=True)
 @click.option("--output", type=click.Path(path_type=Path), help="text-to-speech: write the WAV here.")
+@click.option("--stream", is_flag=True, help="Print generated tokens as they arrive, then the result.")
 def submit(
-    task: str, inputs: str, params: tuple[str, ...], model: str | None, timeout: float, output: Path | None
+    task: str,
+    inputs: str,
+    params: tuple[str, ...],
+    model: str | None,
+    timeout: float,
+    output: Path | None,
+    stream: bool,
 ) -> None:
     """Submits one request to PIPEQ_REDIS_URL and prints the JSON result.
 
@@ -90,6 +99,7 @@ def submit(
     from pipeq_client import Client
     from pipeq_client.errors import PipeqError
     from pipeq_client.types import REQUEST_TYPES, TextToSpeechResult
+    from pipeq_workers.demo import print_stream
 
     raw: Any = Path(inputs[1:]).read_bytes() if inputs.startswith("@") else inputs
     if Task(task) in (Task.AUTOMATIC_SPEECH_RECOGNITION, Task.AUDIO_CLASSIFICATION):
@@ -97,7 +107,8 @@ def submit(
     try:
         request = REQUEST_TYPES[Task(task)].build(raw, model, dict(_parse_param(p) for p in params))
         with Client() as client:
-            result = client.run(request, timeout=timeout)
+            job = client.submit(request)
+            result = print_stream(job, timeout) if stream else job.result(timeout=timeout)
     except PipeqError as error:
         raise click.ClickException(f"{type(error).__name__}: {error}") from None
     if isinstance(result, TextToSpeechResult) and output is not None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
 from pipeq_client.errors import BlobMissingError, PayloadTooLargeError
-from pipeq_client.protocol import blob_key
+from pipeq_client.protocol import EventType, blob_key, cancel_key
 from pipeq_client.types import Blob
+from pipeq_workers.generation.runner import GenerationControl
 from pipeq_workers.settings import WorkerSettings
+from pipeq_workers.streaming import EventPublisher
 
 __all__ = ["JobContext"]
 
@@ -22,6 +25,17 @@ class JobContext:
     job_id: str
     settings: WorkerSettings
     redis: redis.Redis
+    events: EventPublisher
+
+    def is_cancelled(self) -> bool:
+        return bool(self.redis.exists(cancel_key(self.job_id)))
+
+    def publish_token(self, data: dict[str, Any]) -> None:
+        self.events.publish(EventType.TOKEN, data)
+
+    def generation_control(self) -> GenerationControl:
+        """Streams tokens to the job's events and stops when the job is cancelled."""
+        return GenerationControl(publish=self.publish_token, is_cancelled=self.is_cancelled)
 
     def blob_bytes(self, blob: Blob, field: str) -> bytes:
         """The bytes of an input, fetched from its claim check if it has one; size-checked."""

@@ -10,10 +10,11 @@ from pydantic import BaseModel
 
 from pipeq_client import Client, Job
 from pipeq_client.errors import PipeqError
-from pipeq_client.types import TaskRequest
+from pipeq_client.events import DoneEvent, ResetEvent, TokenEvent
+from pipeq_client.types import TaskRequest, TextGenerationRequest
 from pipeq_workers.samples import sample_requests
 
-__all__ = ["DemoRow", "format_table", "run_requests", "summarize"]
+__all__ = ["DemoRow", "format_table", "print_stream", "run_requests", "stream_demo", "summarize"]
 
 _SUMMARY_WIDTH = 60
 
@@ -65,3 +66,33 @@ def format_table(rows: list[DemoRow]) -> str:
     passed = sum(row.ok for row in rows)
     lines.append(f"{passed}/{len(rows)} tasks succeeded through the queue")
     return "\n".join(lines)
+
+
+def print_stream(job: Job[Any], timeout: float) -> Any:
+    """Prints text deltas as they arrive; returns the final result."""
+    for event in job.stream(timeout=timeout):
+        if isinstance(event, TokenEvent) and event.index == 0:
+            print(event.text, end="", flush=True)
+        elif isinstance(event, ResetEvent):
+            print("\n[job redelivered, restarting]", flush=True)
+        elif isinstance(event, DoneEvent):
+            print(flush=True)
+            return event.result
+    raise AssertionError("unreachable: a stream ends with DoneEvent or raises")
+
+
+def stream_demo(client: Client) -> bool:
+    """One streamed chat generation: tokens print as the worker produces them."""
+    request = TextGenerationRequest.build(
+        [{"role": "user", "content": "Tell me about queues."}],
+        parameters={"max_new_tokens": 24, "temperature": 0.8, "seed": 1, "stop": ["\n"]},
+    )
+    print("\nstreaming text-generation (chat, temperature 0.8, seed 1, stop at newline):")
+    print("> ", end="")
+    try:
+        result = print_stream(client.submit(request), timeout=60)
+    except PipeqError as error:
+        print(f"stream failed: {error}")
+        return False
+    print(f"finish_reason={result.details.finish_reason}, {result.details.generated_tokens} tokens")
+    return True

@@ -13,8 +13,8 @@ from typing import Any
 import redis
 import transformers
 
-from pipeq_client.errors import DeadLetterError, PipeqError, WorkerError
-from pipeq_client.protocol import DEAD_LETTER_KEY, EventType, Task, attempts_key
+from pipeq_client.errors import DeadLetterError, JobCancelledError, PipeqError, WorkerError
+from pipeq_client.protocol import DEAD_LETTER_KEY, EventType, Task, attempts_key, cancel_key
 from pipeq_client.validation import validate_request
 from pipeq_workers.context import JobContext
 from pipeq_workers.pipelines.cache import PipelineCache
@@ -43,6 +43,8 @@ class Executor:
             # A redelivered job that was answered before its ack was lost: answer once only.
             return already["result"]
         try:
+            if self.redis.exists(cancel_key(job_id)):
+                raise JobCancelledError(f"job {job_id} was cancelled before it started")
             self._count_delivery(task, job_id, payload, events)
             return self._execute(task, job_id, payload, events)
         except PipeqError as error:
@@ -82,7 +84,7 @@ class Executor:
         if seed is not None:
             transformers.set_seed(seed)
         started = time.perf_counter()
-        result = spec.handler(loaded.pipe, request, JobContext(job_id, self.settings, self.redis))
+        result = spec.handler(loaded.pipe, request, JobContext(job_id, self.settings, self.redis, events))
         result_json = result.model_dump(mode="json", exclude_none=True)
         events.publish(EventType.DONE, {"result": result_json, "model": loaded.model_name})
         elapsed_ms = (time.perf_counter() - started) * 1e3

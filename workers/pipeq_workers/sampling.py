@@ -1,7 +1,10 @@
 """GenerationParameters -> ``generate()`` kwargs and pipeq's own logits processors.
 
-transformers has no presence/frequency penalty (OpenAI semantics, generated tokens only)
-and applies top_k=50 whenever it samples unless told otherwise: both are handled here.
+Order at each step (the sampling reference): min_new_tokens mask (transformers, before any
+custom processor) -> logit_bias -> repetition penalty -> presence/frequency penalty ->
+temperature -> top-k -> top-p -> min-p / typical-p (transformers' warpers, after every
+custom processor). transformers has no presence/frequency penalty and applies top_k=50
+whenever it samples unless told otherwise: both are handled here.
 """
 
 from __future__ import annotations
@@ -9,15 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from transformers import LogitsProcessor, LogitsProcessorList
+from transformers import LogitsProcessor, LogitsProcessorList, RepetitionPenaltyLogitsProcessor
 
 from pipeq_client.errors import UnsupportedParameterError
 from pipeq_client.types import GenerationParameters
 
 __all__ = ["LogitBiasProcessor", "PresenceFrequencyPenaltyProcessor", "generate_kwargs"]
 
-# Accepted by the wire contract, delivered by the streaming/logprobs work (not yet served).
-_NOT_YET_SERVED = ("stop", "logprobs", "top_logprobs")
 _SAMPLING_WARPERS = ("top_p", "min_p", "typical_p")
 
 
@@ -61,14 +62,6 @@ class LogitBiasProcessor(LogitsProcessor):
         return biased
 
 
-def _refuse_not_yet_served(params: GenerationParameters) -> None:
-    for name in _NOT_YET_SERVED:
-        if getattr(params, name):
-            raise UnsupportedParameterError(
-                f"parameters.{name}: not served by this worker version", field=f"parameters.{name}"
-            )
-
-
 def _sampling(params: GenerationParameters) -> bool | None:
     """True/False when the request decides, None when the model's generation config does."""
     if params.temperature == 0:
@@ -101,6 +94,8 @@ def _processors(params: GenerationParameters, vocab_size: int) -> LogitsProcesso
     processors = LogitsProcessorList()
     if params.logit_bias:
         processors.append(LogitBiasProcessor(params.logit_bias, vocab_size))
+    if params.repetition_penalty is not None:
+        processors.append(RepetitionPenaltyLogitsProcessor(params.repetition_penalty))
     if params.presence_penalty or params.frequency_penalty:
         processors.append(
             PresenceFrequencyPenaltyProcessor(params.presence_penalty or 0.0, params.frequency_penalty or 0.0)
@@ -110,11 +105,13 @@ def _processors(params: GenerationParameters, vocab_size: int) -> LogitsProcesso
 
 def generate_kwargs(params: GenerationParameters, vocab_size: int) -> dict[str, Any]:
     """``generate()`` kwargs for these settings (``vocab_size`` bounds logit_bias ids)."""
-    _refuse_not_yet_served(params)
     kwargs: dict[str, Any] = {}
-    for name in ("max_new_tokens", "min_new_tokens", "repetition_penalty", "num_return_sequences"):
+    for name in ("max_new_tokens", "min_new_tokens", "num_return_sequences"):
         if getattr(params, name) is not None:
             kwargs[name] = getattr(params, name)
+    if params.repetition_penalty is not None:
+        # Applied by pipeq's processor list (after logit_bias); the model's own value is overridden.
+        kwargs["repetition_penalty"] = 1.0
     sampling = _sampling(params)
     if sampling is True:
         kwargs.update(_sampling_kwargs(params))

@@ -14,13 +14,20 @@ from pipeq_client.types.automatic_speech_recognition import (
     AutomaticSpeechRecognitionRequest,
     AutomaticSpeechRecognitionResult,
 )
+from pipeq_client.types.chat import ChatMessage, ImageChatMessage, ImagePart, TextPart
 from pipeq_client.types.common import AudioInput, Blob, ClassificationItem, TaskRequest
 from pipeq_client.types.feature_extraction import (
     FeatureExtractionParameters,
     FeatureExtractionRequest,
     FeatureExtractionResult,
 )
-from pipeq_client.types.generation import GenerationParameters
+from pipeq_client.types.generation import (
+    FinishReason,
+    GeneratedSequence,
+    GeneratedToken,
+    GenerationDetails,
+    GenerationParameters,
+)
 from pipeq_client.types.image_classification import (
     ImageClassificationParameters,
     ImageClassificationRequest,
@@ -87,15 +94,22 @@ __all__ = [
     "AutomaticSpeechRecognitionResult",
     "Blob",
     "BoundingBox",
+    "ChatMessage",
     "ClassificationItem",
     "DetectedObject",
     "FeatureExtractionParameters",
     "FeatureExtractionRequest",
     "FeatureExtractionResult",
+    "FinishReason",
+    "GeneratedSequence",
+    "GeneratedToken",
+    "GenerationDetails",
     "GenerationParameters",
     "ImageClassificationParameters",
     "ImageClassificationRequest",
     "ImageClassificationResult",
+    "ImageChatMessage",
+    "ImagePart",
     "ImageTextInput",
     "ImageTextToTextParameters",
     "ImageTextToTextRequest",
@@ -110,6 +124,7 @@ __all__ = [
     "SummarizationRequest",
     "SummarizationResult",
     "TaskRequest",
+    "TextPart",
     "TextClassificationParameters",
     "TextClassificationRequest",
     "TextClassificationResult",

@@ -6,13 +6,21 @@ frequency penalties, transformers for repetition penalty, vLLM for validation).
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from pipeq_client.types.common import StrictModel
 
-__all__ = ["GenerationParameters", "MAX_NEW_TOKENS_LIMIT", "MAX_STOP_SEQUENCES"]
+__all__ = [
+    "FinishReason",
+    "GeneratedSequence",
+    "GeneratedToken",
+    "GenerationDetails",
+    "GenerationParameters",
+    "MAX_NEW_TOKENS_LIMIT",
+    "MAX_STOP_SEQUENCES",
+]
 
 MAX_NEW_TOKENS_LIMIT = 8192
 MAX_STOP_SEQUENCES = 4
@@ -43,6 +51,9 @@ class GenerationParameters(StrictModel):
     logprobs: bool | None = Field(None, description="Return log-probabilities of the generated tokens.")
     top_logprobs: int | None = Field(None, ge=0, le=20, description="Alternatives per step (needs logprobs).")
     logit_bias: dict[int, float] | None = Field(None, description="token id -> bias added to its logit.")
+    max_time: float | None = Field(
+        None, gt=0, le=3600, description="Deadline in seconds, enforced between steps (finish_reason time_limit)."
+    )
 
     @field_validator("logit_bias")
     @classmethod
@@ -65,3 +76,32 @@ class GenerationParameters(StrictModel):
         if self.top_logprobs and not self.logprobs:
             raise ValueError("top_logprobs needs logprobs=true")
         return self
+
+
+FinishReason = Literal["length", "eos_token", "stop_sequence", "cancelled", "time_limit"]
+
+
+class GeneratedToken(StrictModel):
+    """One generated token; ``logprob`` under the model's raw distribution (log_softmax of raw logits)."""
+
+    id: int
+    text: str
+    logprob: float | None = None
+    special: bool = False
+
+
+class GenerationDetails(StrictModel):
+    """How a sequence ended, and (with ``logprobs``) its tokens (TGI-like)."""
+
+    finish_reason: FinishReason
+    generated_tokens: int
+    seed: int | None = None
+    tokens: list[GeneratedToken] | None = None
+    top_tokens: list[list[GeneratedToken]] | None = None
+
+
+class GeneratedSequence(StrictModel):
+    """One of the n sequences when num_return_sequences > 1."""
+
+    text: str
+    details: GenerationDetails

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from pipeq_client.protocol import Task
 from pipeq_client.types.common import Blob, StrictModel, TaskRequest
-from pipeq_client.types.generation import GenerationParameters
+from pipeq_client.types.generation import GeneratedSequence, GenerationDetails, GenerationParameters
 
 __all__ = ["ImageToTextParameters", "ImageToTextRequest", "ImageToTextResult"]
 
@@ -19,7 +19,8 @@ class ImageToTextParameters(GenerationParameters):
 
 class ImageToTextResult(StrictModel):
     generated_text: str
-    sequences: list[str] | None = Field(None, description="All n captions when num_return_sequences > 1.")
+    details: GenerationDetails
+    sequences: list[GeneratedSequence] | None = Field(None, description="All n sequences when n > 1.")
 
 
 class ImageToTextRequest(TaskRequest[ImageToTextResult]):

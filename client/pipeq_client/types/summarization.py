@@ -8,7 +8,7 @@ from pydantic import Field
 
 from pipeq_client.protocol import Task
 from pipeq_client.types.common import NonEmptyText, StrictModel, TaskRequest
-from pipeq_client.types.generation import GenerationParameters
+from pipeq_client.types.generation import GeneratedSequence, GenerationDetails, GenerationParameters
 
 __all__ = ["SummarizationParameters", "SummarizationRequest", "SummarizationResult"]
 
@@ -20,7 +20,8 @@ class SummarizationParameters(GenerationParameters):
 
 class SummarizationResult(StrictModel):
     summary_text: str
-    sequences: list[str] | None = Field(None, description="All n summaries when num_return_sequences > 1.")
+    details: GenerationDetails
+    sequences: list[GeneratedSequence] | None = Field(None, description="All n sequences when n > 1.")
 
 
 class SummarizationRequest(TaskRequest[SummarizationResult]):

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from pipeq_client.protocol import Task
 from pipeq_client.types.common import NonEmptyText, StrictModel, TaskRequest
-from pipeq_client.types.generation import GenerationParameters
+from pipeq_client.types.generation import GeneratedSequence, GenerationDetails, GenerationParameters
 
 __all__ = ["TranslationParameters", "TranslationRequest", "TranslationResult"]
 
@@ -26,7 +26,8 @@ class TranslationParameters(GenerationParameters):
 
 class TranslationResult(StrictModel):
     translation_text: str
-    sequences: list[str] | None = Field(None, description="All n translations when num_return_sequences > 1.")
+    details: GenerationDetails
+    sequences: list[GeneratedSequence] | None = Field(None, description="All n sequences when n > 1.")
 
 
 class TranslationRequest(TaskRequest[TranslationResult]):

@@ -6,10 +6,11 @@ from typing import Any
 
 from transformers import Pipeline
 
-from pipeq_client.types import GenerationParameters
-from pipeq_workers.sampling import generate_kwargs
+from pipeq_client.types import GeneratedSequence, GenerationParameters
+from pipeq_workers.context import JobContext
+from pipeq_workers.generation.runner import Prompt, run_generation
 
-__all__ = ["as_label_list", "generation_options", "sequences_fields", "set_options"]
+__all__ = ["as_label_list", "generate", "set_options"]
 
 
 def set_options(**options: Any) -> dict[str, Any]:
@@ -26,12 +27,19 @@ def as_label_list(output: Any) -> list[dict[str, Any]]:
     return list(output)
 
 
-def generation_options(pipe: Pipeline, params: GenerationParameters) -> dict[str, Any]:
-    vocab_size = int(pipe.model.config.get_text_config().vocab_size)
-    return generate_kwargs(params, vocab_size)
-
-
-def sequences_fields(key: str, outputs: list[dict[str, Any]]) -> dict[str, Any]:
-    """``{key: first}`` plus ``sequences`` with all of them when n > 1."""
-    texts = [str(output[key]) for output in outputs]
-    return {key: texts[0], "sequences": texts if len(texts) > 1 else None}
+def generate(
+    pipe: Pipeline,
+    prompt: Prompt,
+    params: GenerationParameters,
+    context: JobContext,
+    key: str,
+    clean_up_tokenization_spaces: bool | None = None,
+) -> dict[str, Any]:
+    """Runs generation (streamed to the job's events, cancellable) and returns the result
+    fields: ``{key: text, details, sequences}`` (sequences only when n > 1)."""
+    tokenizer = pipe.tokenizer if pipe.tokenizer is not None else pipe.processor.tokenizer
+    sequences: list[GeneratedSequence] = run_generation(
+        pipe.model, tokenizer, prompt, params, context.generation_control(), clean_up_tokenization_spaces
+    )
+    first = sequences[0]
+    return {key: first.text, "details": first.details, "sequences": sequences if len(sequences) > 1 else None}

@@ -20,7 +20,8 @@ from pipeq_client.types import (
     ZeroShotClassificationResult,
 )
 from pipeq_workers.context import JobContext
-from pipeq_workers.handlers.common import as_label_list, generation_options, sequences_fields, set_options
+from pipeq_workers.generation.prompts import causal_prompt, seq2seq_prompt
+from pipeq_workers.handlers.common import as_label_list, generate, set_options
 
 __all__ = [
     "feature_extraction",
@@ -32,10 +33,10 @@ __all__ = [
 ]
 
 
-def text_generation(pipe: Pipeline, request: TextGenerationRequest, _: JobContext) -> TextGenerationResult:
+def text_generation(pipe: Pipeline, request: TextGenerationRequest, context: JobContext) -> TextGenerationResult:
     params = request.parameters
-    outputs = pipe(request.inputs, return_full_text=params.return_full_text, **generation_options(pipe, params))
-    return TextGenerationResult(**sequences_fields("generated_text", outputs))
+    prompt = causal_prompt(pipe, request.inputs, params.return_full_text)
+    return TextGenerationResult(**generate(pipe, prompt, params, context, "generated_text"))
 
 
 def text_classification(pipe: Pipeline, request: TextClassificationRequest, _: JobContext) -> TextClassificationResult:
@@ -44,25 +45,18 @@ def text_classification(pipe: Pipeline, request: TextClassificationRequest, _: J
     return TextClassificationResult.model_validate(as_label_list(output))
 
 
-def summarization(pipe: Pipeline, request: SummarizationRequest, _: JobContext) -> SummarizationResult:
+def summarization(pipe: Pipeline, request: SummarizationRequest, context: JobContext) -> SummarizationResult:
     params = request.parameters
-    options = set_options(
-        truncation=params.truncation, clean_up_tokenization_spaces=params.clean_up_tokenization_spaces
-    )
-    outputs = pipe(request.inputs, **options, **generation_options(pipe, params))
-    return SummarizationResult(**sequences_fields("summary_text", outputs))
+    prompt = seq2seq_prompt(pipe, request.inputs, params.truncation, None, None)
+    fields = generate(pipe, prompt, params, context, "summary_text", params.clean_up_tokenization_spaces)
+    return SummarizationResult(**fields)
 
 
-def translation(pipe: Pipeline, request: TranslationRequest, _: JobContext) -> TranslationResult:
+def translation(pipe: Pipeline, request: TranslationRequest, context: JobContext) -> TranslationResult:
     params = request.parameters
-    options = set_options(
-        src_lang=params.src_lang,
-        tgt_lang=params.tgt_lang,
-        truncation=params.truncation,
-        clean_up_tokenization_spaces=params.clean_up_tokenization_spaces,
-    )
-    outputs = pipe(request.inputs, **options, **generation_options(pipe, params))
-    return TranslationResult(**sequences_fields("translation_text", outputs))
+    prompt = seq2seq_prompt(pipe, request.inputs, params.truncation, params.tgt_lang, params.src_lang)
+    fields = generate(pipe, prompt, params, context, "translation_text", params.clean_up_tokenization_spaces)
+    return TranslationResult(**fields)
 
 
 def zero_shot_classification(

@@ -9,6 +9,7 @@ from pipeq_client.types import (
     Blob,
     ImageClassificationRequest,
     ImageClassificationResult,
+    ImageTextInput,
     ImageTextToTextRequest,
     ImageTextToTextResult,
     ImageToTextRequest,
@@ -18,7 +19,8 @@ from pipeq_client.types import (
 )
 from pipeq_workers.context import JobContext
 from pipeq_workers.decoding import decode_image
-from pipeq_workers.handlers.common import as_label_list, generation_options, sequences_fields, set_options
+from pipeq_workers.generation.prompts import image_text_prompt, image_to_text_prompt
+from pipeq_workers.handlers.common import as_label_list, generate, set_options
 
 __all__ = ["image_classification", "image_text_to_text", "image_to_text", "object_detection"]
 
@@ -29,9 +31,8 @@ def _image(context: JobContext, blob: Blob, field: str) -> Image.Image:
 
 def image_to_text(pipe: Pipeline, request: ImageToTextRequest, context: JobContext) -> ImageToTextResult:
     params = request.parameters
-    image = _image(context, request.inputs, "inputs")
-    outputs = pipe(image, **set_options(prompt=params.prompt), **generation_options(pipe, params))
-    return ImageToTextResult(**sequences_fields("generated_text", outputs))
+    prompt = image_to_text_prompt(pipe, _image(context, request.inputs, "inputs"), params.prompt)
+    return ImageToTextResult(**generate(pipe, prompt, params, context, "generated_text"))
 
 
 def image_classification(
@@ -51,11 +52,9 @@ def object_detection(pipe: Pipeline, request: ObjectDetectionRequest, context: J
 
 def image_text_to_text(pipe: Pipeline, request: ImageTextToTextRequest, context: JobContext) -> ImageTextToTextResult:
     params = request.parameters
-    images = [_image(context, blob, f"inputs.images.{index}") for index, blob in enumerate(request.inputs.images)]
-    outputs = pipe(
-        images=images,
-        text=request.inputs.text,
-        return_full_text=params.return_full_text,
-        generate_kwargs=generation_options(pipe, params),
-    )
-    return ImageTextToTextResult(**sequences_fields("generated_text", outputs))
+    images = [_image(context, blob, field) for field, blob in request.blobs()]
+    if isinstance(request.inputs, ImageTextInput):
+        prompt = image_text_prompt(pipe, images, request.inputs.text, None)
+    else:
+        prompt = image_text_prompt(pipe, images, None, request.inputs)
+    return ImageTextToTextResult(**generate(pipe, prompt, params, context, "generated_text"))

@@ -1,0 +1,173 @@
+"""Runs ``generate()`` for one request and turns its output into sequences with finish reasons,
+trimmed stop strings and (on request) raw logprobs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import torch
+from transformers import StoppingCriteriaList
+
+from pipeq_client.types import GeneratedSequence, GeneratedToken, GenerationDetails, GenerationParameters
+from pipeq_client.types.generation import FinishReason
+from pipeq_workers.generation.controls import CancelCriteria, DeadlineCriteria, StopStringCriteria
+from pipeq_workers.generation.logits import RawLogitsRecorder
+from pipeq_workers.generation.stops import find_stop
+from pipeq_workers.generation.streamer import Publish, TokenEventStreamer
+from pipeq_workers.sampling import generate_kwargs
+
+__all__ = ["GenerationControl", "Prompt", "run_generation"]
+
+
+@dataclass
+class Prompt:
+    """Model inputs for ``generate()``. Output positions before ``prefix_length`` are not
+    generated; ``prefix_text`` goes before the generated text in the result."""
+
+    inputs: dict[str, Any]
+    prefix_length: int
+    prefix_text: str = ""
+    generate_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class GenerationControl:
+    """What the job adds: token streaming, cancel checks, and its own deadline."""
+
+    publish: Publish | None = None
+    is_cancelled: Callable[[], bool] = lambda: False
+    deadline: float | None = None
+
+
+@dataclass
+class _Run:
+    model: Any
+    tokenizer: Any
+    prompt: Prompt
+    params: GenerationParameters
+    decode: Callable[[list[int]], str]
+    stop: StopStringCriteria | None
+    cancel: CancelCriteria
+    deadline: DeadlineCriteria | None
+    recorder: RawLogitsRecorder | None
+
+
+def _eos_ids(model: Any) -> set[int]:
+    eos = model.generation_config.eos_token_id
+    return set() if eos is None else ({eos} if isinstance(eos, int) else set(eos))
+
+
+def _deadline(params: GenerationParameters, control: GenerationControl) -> float | None:
+    candidates = [control.deadline] if control.deadline is not None else []
+    if params.max_time is not None:
+        candidates.append(time.monotonic() + params.max_time)
+    return min(candidates) if candidates else None
+
+
+def _criteria(run: _Run) -> StoppingCriteriaList:
+    criteria = StoppingCriteriaList([run.cancel])
+    for extra in (run.stop, run.deadline):
+        if extra is not None:
+            criteria.append(extra)
+    return criteria
+
+
+def _finish(run: _Run, row: int, ids: list[int]) -> tuple[list[int], FinishReason]:
+    if run.stop is not None and row in run.stop.stopped_rows:
+        return ids[: run.stop.stopped_at[row]], "stop_sequence"
+    eos = _eos_ids(run.model)
+    eos_at = next((i for i, token in enumerate(ids) if token in eos), None)
+    if eos_at is not None:
+        return ids[: eos_at + 1], "eos_token"
+    if run.cancel.fired:
+        return ids, "cancelled"
+    if run.deadline is not None and run.deadline.fired:
+        return ids, "time_limit"
+    return ids, "length"
+
+
+def _token(run: _Run, token_id: int, logprob: float) -> GeneratedToken:
+    special = token_id in run.tokenizer.all_special_ids
+    return GeneratedToken(id=token_id, text=run.tokenizer.decode([token_id]), logprob=logprob, special=special)
+
+
+def _token_details(run: _Run, row: int, ids: list[int]) -> dict[str, Any]:
+    if run.recorder is None:
+        return {}
+    tokens = [_token(run, token_id, run.recorder.logprob(step, row, token_id)) for step, token_id in enumerate(ids)]
+    details: dict[str, Any] = {"tokens": tokens}
+    if run.params.top_logprobs:
+        details["top_tokens"] = [
+            [_token(run, alt, value) for alt, value in run.recorder.top(step, row, run.params.top_logprobs)]
+            for step in range(len(ids))
+        ]
+    return details
+
+
+def _sequence(run: _Run, row: int, generated: list[int]) -> GeneratedSequence:
+    ids, reason = _finish(run, row, generated)
+    text = run.decode(ids)
+    if reason == "stop_sequence" and run.params.stop:
+        text = text[: find_stop(text, run.params.stop)]
+    details = GenerationDetails(
+        finish_reason=reason, generated_tokens=len(ids), seed=run.params.seed, **_token_details(run, row, ids)
+    )
+    return GeneratedSequence(text=text, details=details)
+
+
+def _streamer(run: _Run, control: GenerationControl) -> TokenEventStreamer | None:
+    if control.publish is None:
+        return None
+    return TokenEventStreamer(
+        control.publish,
+        run.decode,
+        run.params.stop or [],
+        _eos_ids(run.model),
+        set(run.tokenizer.all_special_ids),
+        run.recorder,
+    )
+
+
+def run_generation(
+    model: Any,
+    tokenizer: Any,
+    prompt: Prompt,
+    params: GenerationParameters,
+    control: GenerationControl,
+    clean_up_tokenization_spaces: bool | None = None,
+) -> list[GeneratedSequence]:
+    """The n generated sequences, in order, each with its finish reason and details."""
+    decode = partial(
+        tokenizer.decode, skip_special_tokens=True, clean_up_tokenization_spaces=clean_up_tokenization_spaces
+    )
+    deadline_at = _deadline(params, control)
+    run = _Run(
+        model=model,
+        tokenizer=tokenizer,
+        prompt=prompt,
+        params=params,
+        decode=decode,
+        stop=StopStringCriteria(params.stop, prompt.prefix_length, decode) if params.stop else None,
+        cancel=CancelCriteria(control.is_cancelled),
+        deadline=DeadlineCriteria(deadline_at) if deadline_at is not None else None,
+        recorder=RawLogitsRecorder(model) if params.logprobs else None,
+    )
+    options = generate_kwargs(params, int(model.config.get_text_config().vocab_size))
+    streamer = _streamer(run, control)
+    with torch.inference_mode(), run.recorder if run.recorder is not None else nullcontext():
+        output = model.generate(
+            **prompt.inputs, **options, **prompt.generate_options, stopping_criteria=_criteria(run), streamer=streamer
+        )
+    generated = output[:, prompt.prefix_length :].tolist()
+    sequences = [_sequence(run, row, ids) for row, ids in enumerate(generated)]
+    if streamer is not None:
+        streamer.flush([sequence.text for sequence in sequences])
+    return [
+        sequence.model_copy(update={"text": prompt.prefix_text + sequence.text}) if prompt.prefix_text else sequence
+        for sequence in sequences
+    ]

@@ -1,0 +1,100 @@
+"""Publishes each generated token as a ``token`` event while ``generate()`` runs.
+
+Text is released with the hold-back rule: nothing that could be the start of a stop
+string (or half a UTF-8 character) reaches a reader before it is decided, and nothing past
+a stop string ever does. ``flush`` releases the rest once the final text is known, so the
+concatenated deltas always equal the final text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from transformers.generation.streamers import BaseStreamer
+
+from pipeq_workers.generation.logits import RawLogitsRecorder
+from pipeq_workers.generation.stops import find_stop, held_back
+
+__all__ = ["TokenEventStreamer"]
+
+Publish = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class _Row:
+    ids: list[int] = field(default_factory=list)
+    emitted: str = ""
+    finished: bool = False
+
+
+class TokenEventStreamer(BaseStreamer):
+    """One instance per generate() call; rows are the n return sequences."""
+
+    def __init__(
+        self,
+        publish: Publish,
+        decode: Callable[[list[int]], str],
+        stops: list[str],
+        eos_ids: set[int],
+        special_ids: set[int],
+        recorder: RawLogitsRecorder | None,
+    ) -> None:
+        self.publish = publish
+        self.decode = decode
+        self.stops = stops
+        self.eos_ids = eos_ids
+        self.special_ids = special_ids
+        self.recorder = recorder
+        self.rows: list[_Row] = []
+        self._prompt_seen = False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self._prompt_seen:
+            # generate() first hands over the prompt (or the decoder start): not generated text.
+            self._prompt_seen = True
+            return
+        tokens = value.reshape(-1).tolist()
+        while len(self.rows) < len(tokens):
+            self.rows.append(_Row())
+        for index, token_id in enumerate(tokens):
+            if not self.rows[index].finished:
+                self._token(index, int(token_id))
+
+    def _token(self, index: int, token_id: int) -> None:
+        row = self.rows[index]
+        row.ids.append(token_id)
+        event: dict[str, Any] = {"index": index, "id": token_id, "special": token_id in self.special_ids}
+        if self.recorder is not None:
+            event["logprob"] = self.recorder.logprob(len(row.ids) - 1, index, token_id)
+        if token_id in self.eos_ids:
+            row.finished = True
+            event["text"] = ""
+        else:
+            event["text"] = self._release(row)
+        self.publish(event)
+
+    def _release(self, row: _Row) -> str:
+        text = self.decode(row.ids)
+        stop_at = find_stop(text, self.stops)
+        if stop_at is not None:
+            row.finished = True
+            releasable = text[:stop_at]
+        else:
+            releasable = text[: len(text) - held_back(text, self.stops)]
+        if not releasable.startswith(row.emitted):
+            return ""  # the tokenizer re-segmented earlier text; the final flush settles it
+        delta = releasable[len(row.emitted) :]
+        row.emitted = releasable
+        return delta
+
+    def end(self) -> None:
+        """Called by generate(); the runner calls ``flush`` once final texts are known."""
+
+    def flush(self, final_texts: list[str]) -> None:
+        for index, text in enumerate(final_texts):
+            emitted = self.rows[index].emitted if index < len(self.rows) else ""
+            if text.startswith(emitted) and len(text) > len(emitted):
+                self.publish({"index": index, "id": None, "text": text[len(emitted) :], "special": False})
