@@ -13,8 +13,16 @@ __all__ = ["describe_errors", "to_request_error", "validate_request"]
 _MAX_SHOWN_VALUE = 60
 
 
+# Tags of the discriminated ``inputs`` unions (prompt vs chat messages): pydantic puts the
+# tag in the error location; the field path users know does not have it.
+_INPUT_TAGS = frozenset({"prompt", "messages"})
+
+
 def _location(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "request"
+    parts = list(loc)
+    if len(parts) > 1 and parts[0] == "inputs" and parts[1] in _INPUT_TAGS:
+        del parts[1]
+    return ".".join(str(part) for part in parts) or "request"
 
 
 def _shown(value: Any) -> str:

@@ -33,7 +33,21 @@ def test_sampling_is_always_explicit_so_transformers_top_k_50_never_applies() ->
     assert generate_kwargs(GenerationParameters(), vocab_size=10) == {}
 
 
-def test_parameters_not_served_yet_are_refused_not_ignored() -> None:
-    with pytest.raises(UnsupportedParameterError) as caught:
-        generate_kwargs(GenerationParameters(stop=["x"]), vocab_size=10)
-    assert caught.value.field == "parameters.stop"
+def test_custom_processors_run_in_the_reference_order() -> None:
+    """logit_bias -> repetition -> presence/frequency; the model's own repetition penalty is off."""
+    params = GenerationParameters(logit_bias={1: 2.0}, repetition_penalty=2.0, presence_penalty=1.0)
+    kwargs = generate_kwargs(params, vocab_size=4)
+    assert kwargs["repetition_penalty"] == 1.0
+    processors = kwargs["logits_processor"]
+    assert [type(p).__name__ for p in processors] == [
+        "LogitBiasProcessor",
+        "RepetitionPenaltyLogitsProcessor",
+        "PresenceFrequencyPenaltyProcessor",
+    ]
+    prompt = torch.tensor([[1]])
+    scores = torch.tensor([[0.0, -1.0, 0.5, 0.0]])
+    processors(prompt, scores.clone())  # first call fixes the prompt length
+    out = processors(torch.tensor([[1, 2]]), scores.clone())
+    # token 1: (-1 + 2) / 2 = 0.5 (bias first, then CTRL rule on a positive logit), not yet generated
+    # token 2: 0.5 / 2 (repetition) - 1 (presence: generated once) = -0.75
+    assert out.tolist() == [[0.0, 0.5, -0.75, 0.0]]
