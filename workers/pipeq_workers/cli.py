@@ -118,6 +118,32 @@ def submit(
     click.echo(result.model_dump_json(indent=2))
 
 
+@main.command()
+@click.option("--file", "health_file", type=click.Path(path_type=Path), help="Default: PIPEQ_HEALTH_FILE.")
+@click.option("--probe", type=click.Choice(["live", "ready", "startup"]), default="ready", show_default=True)
+@click.option("--max-age", type=float, default=None, help="Oldest acceptable heartbeat, s (default 3 intervals).")
+def health(health_file: Path | None, probe: str, max_age: float | None) -> None:
+    """Reads a worker's heartbeat file; exits 0 if the probe passes (for compose / k8s probes)."""
+    import dataclasses
+
+    from pipeq_workers.health import read_health
+    from pipeq_workers.settings import WorkerSettings
+
+    settings = WorkerSettings()
+    path = health_file or settings.health_file
+    if path is None:
+        raise click.UsageError("no heartbeat file: pass --file or set PIPEQ_HEALTH_FILE")
+    try:
+        state = read_health(path)
+    except (OSError, ValueError, TypeError) as error:
+        click.echo(f"unhealthy: cannot read {path}: {error}", err=True)
+        sys.exit(1)
+    age_limit = max_age if max_age is not None else 3 * settings.heartbeat_interval_s
+    passed = {"live": state.live(age_limit), "ready": state.ready(age_limit), "startup": state.models_loaded}[probe]
+    click.echo(json.dumps({"probe": probe, "healthy": passed, **dataclasses.asdict(state)}))
+    sys.exit(0 if passed else 1)
+
+
 @main.group()
 def models() -> None:
     """Model utilities."""

@@ -82,10 +82,11 @@ class EmbeddedRedis:
                     time.sleep(0.05)
         finally:
             client.close()
-        self.stop()
+        self.close()
         raise TimeoutError(f"redis-server not answering on port {self.port} after {self.startup_timeout_s}s")
 
     def stop(self) -> None:
+        """Stops the server; ``start()`` brings it back on the same port (tests of Redis loss)."""
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
@@ -93,10 +94,13 @@ class EmbeddedRedis:
             except subprocess.TimeoutExpired:
                 self._process.kill()
         self._process = None
+
+    def close(self) -> None:
+        self.stop()
         self._dir.cleanup()
 
     def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.stop()
+        self.close()

@@ -17,6 +17,7 @@ from pipeq_client.errors import DeadLetterError, JobCancelledError, PipeqError, 
 from pipeq_client.protocol import DEAD_LETTER_KEY, EventType, Task, attempts_key, cancel_key
 from pipeq_client.validation import validate_request
 from pipeq_workers.context import JobContext
+from pipeq_workers.metrics import WorkerMetrics
 from pipeq_workers.pipelines.cache import PipelineCache
 from pipeq_workers.registry import spec_for
 from pipeq_workers.settings import WorkerSettings
@@ -30,10 +31,13 @@ log = logging.getLogger(__name__)
 class Executor:
     """Executes jobs in this worker process; shared by every task it registers."""
 
-    def __init__(self, settings: WorkerSettings, pipelines: PipelineCache, client: redis.Redis) -> None:
+    def __init__(
+        self, settings: WorkerSettings, pipelines: PipelineCache, client: redis.Redis, metrics: WorkerMetrics
+    ) -> None:
         self.settings = settings
         self.pipelines = pipelines
         self.redis = client
+        self.metrics = metrics
 
     def run(self, task: Task, job_id: str, payload: Any) -> Any:
         """The result's JSON (also published as ``done``); raises the typed error after publishing it."""
@@ -48,13 +52,18 @@ class Executor:
             self._count_delivery(task, job_id, payload, events)
             return self._execute(task, job_id, payload, events)
         except PipeqError as error:
-            events.publish(EventType.ERROR, error.to_wire())
+            self._failed(task, events, error)
             raise
         except Exception as error:
+            # Any failure must reach the caller, typed; the worker goes on.
             log.exception("job %s (%s) failed", job_id, task.value)
             wrapped = WorkerError(f"{type(error).__name__}: {error}")
-            events.publish(EventType.ERROR, wrapped.to_wire())
+            self._failed(task, events, wrapped)
             raise wrapped from error
+
+    def _failed(self, task: Task, events: EventPublisher, error: PipeqError) -> None:
+        self.metrics.failures.labels(task.value, error.code.value).inc()
+        events.publish(EventType.ERROR, error.to_wire())
 
     def _count_delivery(self, task: Task, job_id: str, payload: Any, events: EventPublisher) -> None:
         key = attempts_key(job_id)
@@ -87,6 +96,9 @@ class Executor:
         result = spec.handler(loaded.pipe, request, JobContext(job_id, self.settings, self.redis, events))
         result_json = result.model_dump(mode="json", exclude_none=True)
         events.publish(EventType.DONE, {"result": result_json, "model": loaded.model_name})
-        elapsed_ms = (time.perf_counter() - started) * 1e3
-        log.info("job %s %s on %s in %.1f ms", job_id, task.value, loaded.model_name, elapsed_ms)
+        elapsed = time.perf_counter() - started
+        self.metrics.requests.labels(task.value, loaded.model_name).inc()
+        self.metrics.latency.labels(task.value, loaded.model_name).observe(elapsed)
+        self.metrics.batch_size.labels(task.value).observe(1)
+        log.info("job %s %s on %s in %.1f ms", job_id, task.value, loaded.model_name, elapsed * 1e3)
         return result_json

@@ -9,6 +9,7 @@ import torch
 
 from pipeq_client.protocol import Queue
 from pipeq_workers.execution import Executor
+from pipeq_workers.metrics import WorkerMetrics
 from pipeq_workers.models import ModelRegistry
 from pipeq_workers.pipelines.cache import PipelineCache
 from pipeq_workers.pipelines.factory import resolve_device, resolve_dtype
@@ -25,6 +26,9 @@ class WorkerRuntime:
 
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
+        # Creating a client does not connect: safe before a fork (redis-py reconnects per pid).
+        self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
+        self.metrics = WorkerMetrics(self.redis)
         self._executor: Executor | None = None
 
     @property
@@ -42,7 +46,7 @@ class WorkerRuntime:
         )
         device = resolve_device(settings.device)
         pipelines = PipelineCache(registry, device, resolve_dtype(settings.dtype, device))
-        return Executor(settings, pipelines, redis.Redis.from_url(settings.redis_url))
+        return Executor(settings, pipelines, self.redis, self.metrics)
 
     def warm_up(self, queues: list[Queue]) -> None:
         """Loads the default models of the queues' tasks before the worker consumes anything."""

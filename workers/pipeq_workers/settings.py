@@ -24,3 +24,8 @@ class WorkerSettings(ClientSettings):
     max_image_pixels: int = Field(40_000_000, ge=1, description="Larger images are refused (decompression bombs).")
     max_audio_seconds: float = Field(600.0, gt=0, description="Longer audio is refused.")
     torch_threads: int | None = Field(None, ge=1, description="torch.set_num_threads; None: torch's default.")
+    health_file: Path | None = Field(None, description="Heartbeat JSON file (probes, `pipeq health`).")
+    health_port: int | None = Field(
+        None, ge=0, le=65535, description="HTTP port for /livez /readyz /startupz /metrics; None: off."
+    )
+    heartbeat_interval_s: float = Field(5.0, gt=0, description="How often the heartbeat is written.")

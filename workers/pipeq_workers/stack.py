@@ -110,7 +110,7 @@ class LocalStack:
         for queue in list(self.workers):
             self.stop_worker(queue)
         if self._redis is not None:
-            self._redis.stop()
+            self._redis.close()
             self._redis = None
         self._workdir.cleanup()
 

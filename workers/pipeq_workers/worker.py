@@ -10,6 +10,7 @@ from celery.signals import worker_process_init, worker_ready
 
 from pipeq_client.protocol import Queue
 from pipeq_workers.app import create_app
+from pipeq_workers.health import HealthMonitor
 from pipeq_workers.settings import WorkerSettings
 
 __all__ = ["run_worker"]
@@ -19,13 +20,25 @@ def run_worker(queues: list[Queue], pool: str, concurrency: int, loglevel: str, 
     settings = WorkerSettings()
     app = create_app(settings)
     runtime = app.pipeq_runtime  # type: ignore[attr-defined]
+    monitor = HealthMonitor(
+        runtime.redis,
+        runtime.metrics,
+        [queue.value for queue in queues],
+        settings.heartbeat_interval_s,
+        settings.health_file,
+        settings.health_port,
+    )
+    monitor.start()  # before warm-up: a startup probe sees "alive, models loading"
     if pool == "prefork":
         # Never load (or touch CUDA) before the fork: each child loads its own models.
         worker_process_init.connect(lambda **_: runtime.warm_up(queues), weak=False)
     else:
         runtime.warm_up(queues)
+        monitor.mark_models_loaded()
 
     def announce_ready(**_: Any) -> None:
+        if pool == "prefork":
+            monitor.mark_models_loaded()  # children have forked and load on start
         if ready_file is not None:
             ready_file.write_text(str(os.getpid()))
 
@@ -44,3 +57,4 @@ def run_worker(queues: list[Queue], pool: str, concurrency: int, loglevel: str, 
             "--without-gossip",
         ]
     )  # fmt: skip
+    monitor.stop()
