@@ -28,28 +28,66 @@ def main(log_level: str) -> None:
 
 @main.command()
 @click.option("--models-config", type=click.Path(exists=True, path_type=Path), help="Default: tiny models.")
-def demo(models_config: Path | None) -> None:
+@click.option("--flower", "with_flower", is_flag=True, help="Start Flower first; keep the stack up until Ctrl-C.")
+@click.option("--flower-port", default=5555, show_default=True, type=int)
+def demo(models_config: Path | None, with_flower: bool, flower_port: int) -> None:
     """Runs one request per task through Redis and real workers; exits 0 only if all 13 succeed.
 
     Uses PIPEQ_REDIS_URL if set, else a private redis-server; PIPEQ_MODELS_CONFIG or
     --models-config if given, else tiny offline models it builds.
     """
+    import subprocess
+
     from pipeq_client import Client
     from pipeq_workers.demo import format_table, run_requests, stream_demo
+    from pipeq_workers.monitoring import flower_command, wait_http
     from pipeq_workers.stack import LocalStack
 
-    config = models_config or (
-        Path(os.environ["PIPEQ_MODELS_CONFIG"]) if os.environ.get("PIPEQ_MODELS_CONFIG") else None
-    )
+    env_config = os.environ.get("PIPEQ_MODELS_CONFIG")
+    config = models_config or (Path(env_config) if env_config else None)
     click.echo("starting redis and one worker per queue (text, vision, audio)...")
     with LocalStack(redis_url=os.environ.get("PIPEQ_REDIS_URL"), models_config=config) as stack:
         click.echo(f"redis: {stack.redis_url}   models: {stack.models_config}")
+        flower = None
+        if with_flower:
+            # Loopback only, so the demo's Flower has no auth; `pipeq flower` elsewhere requires it.
+            flower = subprocess.Popen(flower_command(flower_port), env=stack.worker_env())
+            wait_http(f"http://127.0.0.1:{flower_port}/healthcheck")
+            click.echo(f"flower: http://127.0.0.1:{flower_port}/ (tasks: /tasks, workers: /workers)")
         with Client(stack.redis_url) as client:
             rows = run_requests(client)
             click.echo(format_table(rows))
             streamed = stream_demo(client)
+        if flower is not None:
+            _hold_until_interrupted(flower)
     sys.exit(0 if all(row.ok for row in rows) and streamed else 1)
-    sys.exit(0 if all(row.ok for row in rows) else 1)
+
+
+def _hold_until_interrupted(process: Any) -> None:
+    click.echo("the stack and Flower stay up; Ctrl-C stops them")
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@main.command()
+@click.option("--port", default=5555, show_default=True, type=int)
+@click.option("--address", default="0.0.0.0", show_default=True)
+@click.option(
+    "--basic-auth", envvar="PIPEQ_FLOWER_BASIC_AUTH", help="user:password[,...]; env PIPEQ_FLOWER_BASIC_AUTH."
+)
+@click.option("--no-auth", is_flag=True, help="No authentication (loopback, or behind your own proxy).")
+def flower(port: int, address: str, basic_auth: str | None, no_auth: bool) -> None:
+    """Starts Flower against PIPEQ_REDIS_URL. Basic auth is required unless --no-auth."""
+    from pipeq_workers.app import create_app
+    from pipeq_workers.monitoring import flower_argv
+    from pipeq_workers.settings import WorkerSettings
+
+    if not basic_auth and not no_auth:
+        raise click.UsageError("set PIPEQ_FLOWER_BASIC_AUTH=user:password (or --basic-auth), or pass --no-auth")
+    create_app(WorkerSettings()).start(flower_argv(port, address, None if no_auth else basic_auth))
 
 
 @main.command()
