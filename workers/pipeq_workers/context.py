@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -26,6 +27,7 @@ class JobContext:
     settings: WorkerSettings
     redis: redis.Redis
     events: EventPublisher
+    started_at: float = field(default_factory=time.monotonic)
 
     def is_cancelled(self) -> bool:
         return bool(self.redis.exists(cancel_key(self.job_id)))
@@ -35,7 +37,8 @@ class JobContext:
 
     def generation_control(self) -> GenerationControl:
         """Streams tokens to the job's events and stops when the job is cancelled."""
-        return GenerationControl(publish=self.publish_token, is_cancelled=self.is_cancelled)
+        deadline = self.started_at + self.settings.max_task_seconds
+        return GenerationControl(publish=self.publish_token, is_cancelled=self.is_cancelled, deadline=deadline)
 
     def blob_bytes(self, blob: Blob, field: str) -> bytes:
         """The bytes of an input, fetched from its claim check if it has one; size-checked."""

@@ -21,6 +21,9 @@ class WorkerSettings(ClientSettings):
     device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="auto: cuda when available.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="Model weights dtype.")
     max_attempts: int = Field(3, ge=1, description="Deliveries of one job before it is dead-lettered.")
+    max_task_seconds: float = Field(
+        600.0, gt=0, description="Generation deadline cap (shutdown grace periods are sized above it)."
+    )
     max_image_pixels: int = Field(40_000_000, ge=1, description="Larger images are refused (decompression bombs).")
     max_audio_seconds: float = Field(600.0, gt=0, description="Longer audio is refused.")
     torch_threads: int | None = Field(None, ge=1, description="torch.set_num_threads; None: torch's default.")
