@@ -95,6 +95,9 @@ def test_flower_shows_workers_per_queue_and_tasks_with_states(flower: str, clien
     queues = {queue["name"] for info in workers.values() for queue in info.get("active_queues", [])}
     assert {"text", "vision", "audio"} <= queues
 
+    with urllib.request.urlopen(f"{flower}/metrics", timeout=10) as response:  # Prometheus, no auth
+        assert "flower_events_total" in response.read().decode()
+
     screenshot_tasks_page(flower, list(jobs))
 
 

@@ -4,6 +4,11 @@ logprobs, streaming, cancel, deadlines, chat."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import subprocess
+import sys
 import uuid
 from functools import cache
 from pathlib import Path
@@ -14,7 +19,7 @@ import redis
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from pipeq_client import Client
+from pipeq_client import AsyncClient, Client
 from pipeq_client.errors import JobCancelledError
 from pipeq_client.events import DoneEvent, TokenEvent
 from pipeq_client.protocol import EventType, Task, attempts_key
@@ -155,18 +160,56 @@ def test_stop_string_across_token_boundary_is_trimmed_from_result_and_stream(cli
 
 
 def test_logprobs_are_raw_log_softmax_of_the_logits(client: Client, models_config: Path) -> None:
-    result = generate(
-        client, temperature=0.7, seed=3, max_new_tokens=6, logprobs=True, top_logprobs=3, repetition_penalty=1.5
-    )
+    """Compared with an in-process generate(output_logits=True): raw, not the penalised scores."""
+    result = generate(client, temperature=0, max_new_tokens=6, logprobs=True, top_logprobs=3, repetition_penalty=1.5)
     model, tokenizer = local_model(models_config)
+    inputs = tokenizer(PROMPT, return_tensors="pt")
+    output = model.generate(
+        **inputs, max_new_tokens=6, do_sample=False, repetition_penalty=1.5,
+        return_dict_in_generate=True, output_logits=True, output_scores=True,
+    )  # fmt: skip
     tokens = result.details.tokens or []
-    ids = torch.tensor([tokenizer(PROMPT)["input_ids"] + [token.id for token in tokens[:-1]]])
-    with torch.no_grad():
-        raw = torch.log_softmax(model(ids).logits[0].float(), dim=-1)[-len(tokens) :]
+    assert [token.id for token in tokens] == output.sequences[0, inputs["input_ids"].shape[1] :].tolist()
     for step, token in enumerate(tokens):
-        assert token.logprob == pytest.approx(float(raw[step, token.id]), abs=1e-4)
+        raw = torch.log_softmax(output.logits[step][0].float(), dim=-1)
+        processed = torch.log_softmax(output.scores[step][0].float(), dim=-1)
+        assert token.logprob == pytest.approx(float(raw[token.id]), abs=1e-4)
         top = result.details.top_tokens[step]  # type: ignore[index]
-        assert [alt.id for alt in top] == torch.topk(raw[step], 3).indices.tolist()
+        assert [alt.id for alt in top] == torch.topk(raw, 3).indices.tolist()
+        assert [alt.logprob for alt in top] == pytest.approx(torch.topk(raw, 3).values.tolist(), abs=1e-4)
+        if step > 0:  # the penalty has seen generated tokens: raw and processed differ
+            assert not torch.allclose(raw, processed)
+
+
+def test_async_stream_yields_tokens_then_the_result(stack) -> None:
+    async def main() -> tuple[list[str], str]:
+        async with AsyncClient(stack.redis_url) as client:
+            job = await client.submit(
+                TextGenerationRequest.build(PROMPT, parameters={"max_new_tokens": 10, "temperature": 0})
+            )
+            deltas, final = [], ""
+            async for event in job.stream(timeout=60):
+                if isinstance(event, TokenEvent):
+                    deltas.append(event.text)
+                elif isinstance(event, DoneEvent):
+                    final = event.result.generated_text
+            return deltas, final
+
+    deltas, final = asyncio.run(main())
+    assert len(deltas) == 10 and "".join(deltas) == final
+
+
+def test_cli_submit_stream_prints_tokens_then_the_result(stack) -> None:
+    env = {**os.environ, "PIPEQ_REDIS_URL": stack.redis_url}
+    command = [
+        sys.executable, "-m", "pipeq_workers.cli", "submit", "text-generation", PROMPT,
+        "--param", "max_new_tokens=8", "--param", "temperature=0", "--stream",
+    ]  # fmt: skip
+    out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    streamed, _, result_json = out.stdout.partition("\n")
+    result = json.loads(result_json)
+    assert streamed == result["generated_text"] and result["details"]["generated_tokens"] == 8
 
 
 def test_stream_concatenation_late_readers_and_resume(client: Client) -> None:

@@ -39,6 +39,12 @@ def summarize(result: BaseModel) -> str:
     return text if len(text) <= _SUMMARY_WIDTH else text[: _SUMMARY_WIDTH - 3] + "..."
 
 
+def _served_by(job: Job[Any]) -> str:
+    """The model the worker used, as its ``done`` event reports it."""
+    final = [event for event in job.events(timeout=5) if event.final]
+    return str(final[-1].data.get("model", "?")) if final else "?"
+
+
 def _row(job: Job[Any], request: TaskRequest[Any], submitted_at: float, timeout: float) -> DemoRow:
     task = type(request).task.value
     try:
@@ -46,7 +52,7 @@ def _row(job: Job[Any], request: TaskRequest[Any], submitted_at: float, timeout:
     except PipeqError as error:
         return DemoRow(task, request.model or "default", (time.perf_counter() - submitted_at) * 1e3, False, str(error))
     latency = (time.perf_counter() - submitted_at) * 1e3
-    return DemoRow(task, request.model or "default", latency, True, summarize(result))
+    return DemoRow(task, _served_by(job), latency, True, summarize(result))
 
 
 def run_requests(client: Client, timeout: float = 120.0) -> list[DemoRow]:
@@ -58,12 +64,13 @@ def run_requests(client: Client, timeout: float = 120.0) -> list[DemoRow]:
 
 
 def format_table(rows: list[DemoRow]) -> str:
-    header = f"{'task':<30} {'ok':<4} {'latency':>9}  result (latency: submit to result, all 13 queued at once)"
+    header = f"{'task':<30} {'model':<36} {'ok':<4} {'latency':>9}  result"
     lines = [header, "-" * len(header)]
     for row in rows:
         mark = "yes" if row.ok else "NO"
-        lines.append(f"{row.task:<30} {mark:<4} {row.latency_ms:>7.0f}ms  {row.summary}")
+        lines.append(f"{row.task:<30} {row.model:<36} {mark:<4} {row.latency_ms:>7.0f}ms  {row.summary}")
     passed = sum(row.ok for row in rows)
+    lines.append("latency: submit to result, with all 13 requests queued at once (3 workers)")
     lines.append(f"{passed}/{len(rows)} tasks succeeded through the queue")
     return "\n".join(lines)
 
