@@ -22,5 +22,5 @@ class ClientSettings(BaseSettings):
     blob_ttl_s: int = Field(3600, ge=1, description="TTL of claim-checked payloads.")
     default_timeout_s: float = Field(300.0, gt=0, description="Default wait for Job.result().")
     visibility_timeout_s: int = Field(
-        7200, ge=60, description="Redis transport visibility timeout; every app on the broker must agree."
+        7200, ge=1, description="Redis transport visibility timeout; every app on the broker must agree."
     )

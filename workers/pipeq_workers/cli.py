@@ -92,15 +92,29 @@ def flower(port: int, address: str, basic_auth: str | None, no_auth: bool) -> No
 
 @main.command()
 @click.option("--queue", "queues", multiple=True, required=True, type=click.Choice(QUEUE_NAMES), help="Repeatable.")
-@click.option("--pool", default="solo", show_default=True, type=click.Choice(["solo", "threads", "prefork"]))
-@click.option("--concurrency", default=1, show_default=True, type=int)
+@click.option("--pool", type=click.Choice(["solo", "threads", "prefork"]), help="Default: solo, threads if batching.")
+@click.option("--concurrency", type=int, help="Default: 1, or the batch size when batching.")
+@click.option("--batch-size", type=int, help="Micro-batch size (PIPEQ_MAX_BATCH_SIZE); > 1 uses the threads pool.")
+@click.option("--max-wait-ms", type=float, help="Longest wait for batch-mates (PIPEQ_MAX_WAIT_MS).")
 @click.option("--loglevel", default="INFO", show_default=True)
 @click.option("--ready-file", type=click.Path(path_type=Path), help="Touched once models are loaded.")
-def worker(queues: tuple[str, ...], pool: str, concurrency: int, loglevel: str, ready_file: Path | None) -> None:
+def worker(
+    queues: tuple[str, ...],
+    pool: str | None,
+    concurrency: int | None,
+    batch_size: int | None,
+    max_wait_ms: float | None,
+    loglevel: str,
+    ready_file: Path | None,
+) -> None:
     """Runs a Celery worker for the given queue(s). Configured by PIPEQ_* variables."""
-    from pipeq_workers.worker import run_worker
+    from pipeq_workers.settings import WorkerSettings
+    from pipeq_workers.worker import WorkerOptions, run_worker
 
-    run_worker([Queue(name) for name in queues], pool, concurrency, loglevel, ready_file)
+    overrides = {"max_batch_size": batch_size, "max_wait_ms": max_wait_ms}
+    settings = WorkerSettings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    options = WorkerOptions.decide([Queue(name) for name in queues], settings, pool, concurrency, loglevel, ready_file)
+    run_worker(settings, options)
 
 
 def _parse_param(text: str) -> tuple[str, Any]:

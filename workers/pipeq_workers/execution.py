@@ -8,14 +8,15 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import nullcontext
 from typing import Any
 
 import redis
-import transformers
 
 from pipeq_client.errors import DeadLetterError, JobCancelledError, PipeqError, WorkerError
 from pipeq_client.protocol import DEAD_LETTER_KEY, EventType, Task, attempts_key, cancel_key
 from pipeq_client.validation import validate_request
+from pipeq_workers.batching import MicroBatcher
 from pipeq_workers.context import JobContext
 from pipeq_workers.metrics import WorkerMetrics
 from pipeq_workers.pipelines.cache import PipelineCache
@@ -32,8 +33,14 @@ class Executor:
     """Executes jobs in this worker process; shared by every task it registers."""
 
     def __init__(
-        self, settings: WorkerSettings, pipelines: PipelineCache, client: redis.Redis, metrics: WorkerMetrics
+        self,
+        settings: WorkerSettings,
+        pipelines: PipelineCache,
+        client: redis.Redis,
+        metrics: WorkerMetrics,
+        batcher: MicroBatcher | None = None,
     ) -> None:
+        self.batcher = batcher
         self.settings = settings
         self.pipelines = pipelines
         self.redis = client
@@ -50,7 +57,8 @@ class Executor:
             if self.redis.exists(cancel_key(job_id)):
                 raise JobCancelledError(f"job {job_id} was cancelled before it started")
             self._count_delivery(task, job_id, payload, events)
-            return self._execute(task, job_id, payload, events)
+            with self.batcher.incoming() if self.batcher is not None else nullcontext():
+                return self._execute(task, job_id, payload, events)
         except PipeqError as error:
             self._failed(task, events, error)
             raise
@@ -89,16 +97,15 @@ class Executor:
         spec = spec_for(task)
         request = validate_request(spec.request_type, payload)
         loaded = self.pipelines.get(task, request.model)
-        seed = getattr(request.parameters, "seed", None)
-        if seed is not None:
-            transformers.set_seed(seed)
         started = time.perf_counter()
-        result = spec.handler(loaded.pipe, request, JobContext(job_id, self.settings, self.redis, events))
+        context = JobContext(job_id, task, self.settings, self.redis, events, self.batcher)
+        result = spec.handler(loaded.pipe, request, context)
+        if self.batcher is None:
+            self.metrics.batch_size.labels(task.value).observe(1)  # the batcher reports its own
         result_json = result.model_dump(mode="json", exclude_none=True)
         events.publish(EventType.DONE, {"result": result_json, "model": loaded.model_name})
         elapsed = time.perf_counter() - started
         self.metrics.requests.labels(task.value, loaded.model_name).inc()
         self.metrics.latency.labels(task.value, loaded.model_name).observe(elapsed)
-        self.metrics.batch_size.labels(task.value).observe(1)
         log.info("job %s %s on %s in %.1f ms", job_id, task.value, loaded.model_name, elapsed * 1e3)
         return result_json

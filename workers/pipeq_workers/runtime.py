@@ -8,6 +8,7 @@ import redis
 import torch
 
 from pipeq_client.protocol import Queue
+from pipeq_workers.batching import MicroBatcher
 from pipeq_workers.execution import Executor
 from pipeq_workers.metrics import WorkerMetrics
 from pipeq_workers.models import ModelRegistry
@@ -46,7 +47,16 @@ class WorkerRuntime:
         )
         device = resolve_device(settings.device)
         pipelines = PipelineCache(registry, device, resolve_dtype(settings.dtype, device))
-        return Executor(settings, pipelines, self.redis, self.metrics)
+        return Executor(settings, pipelines, self.redis, self.metrics, self._batcher())
+
+    def _batcher(self) -> MicroBatcher | None:
+        """A model thread with batching when any task's batch size is above 1 (threads pool);
+        without it (solo pool) the task itself runs the model."""
+        sizes = [self.settings.max_batch_size, *self.settings.batch_sizes.values()]
+        if max(sizes) <= 1:
+            return None
+        histogram = self.metrics.batch_size
+        return MicroBatcher(self.settings.max_wait_ms, lambda key, size: histogram.labels(key[0]).observe(size))
 
     def warm_up(self, queues: list[Queue]) -> None:
         """Loads the default models of the queues' tasks before the worker consumes anything."""

@@ -27,6 +27,13 @@ class WorkerSettings(ClientSettings):
     max_image_pixels: int = Field(40_000_000, ge=1, description="Larger images are refused (decompression bombs).")
     max_audio_seconds: float = Field(600.0, gt=0, description="Longer audio is refused.")
     torch_threads: int | None = Field(None, ge=1, description="torch.set_num_threads; None: torch's default.")
+    max_batch_size: int = Field(
+        1, ge=1, le=256, description="Requests per model call (1: no batching; >1: threads pool of that size)."
+    )
+    batch_sizes: dict[str, int] = Field(
+        default_factory=dict, description='Per-task batch size overrides, e.g. {"text-generation": 1}.'
+    )
+    max_wait_ms: float = Field(5.0, ge=0, le=1000, description="Longest wait for batch-mates while more are coming.")
     health_file: Path | None = Field(None, description="Heartbeat JSON file (probes, `pipeq health`).")
     health_port: int | None = Field(
         None, ge=0, le=65535, description="HTTP port for /livez /readyz /startupz /metrics; None: off."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,35 @@ from pipeq_workers.settings import WorkerSettings
 __all__ = ["run_worker"]
 
 
-def run_worker(queues: list[Queue], pool: str, concurrency: int, loglevel: str, ready_file: Path | None) -> None:
-    settings = WorkerSettings()
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How the Celery worker runs."""
+
+    queues: list[Queue]
+    pool: str
+    concurrency: int
+    loglevel: str
+    ready_file: Path | None
+
+    @classmethod
+    def decide(
+        cls,
+        queues: list[Queue],
+        settings: WorkerSettings,
+        pool: str | None,
+        concurrency: int | None,
+        loglevel: str,
+        ready_file: Path | None,
+    ) -> WorkerOptions:
+        """Batching needs one task thread per batch slot: the threads pool, sized to the batch."""
+        largest = max([settings.max_batch_size, *settings.batch_sizes.values()])
+        chosen_pool = pool or ("threads" if largest > 1 else "solo")
+        return cls(queues, chosen_pool, concurrency or largest, loglevel, ready_file)
+
+
+def run_worker(settings: WorkerSettings, options: WorkerOptions) -> None:
+    queues, pool, concurrency = options.queues, options.pool, options.concurrency
+    loglevel, ready_file = options.loglevel, options.ready_file
     app = create_app(settings)
     runtime = app.pipeq_runtime  # type: ignore[attr-defined]
     monitor = HealthMonitor(

@@ -18,7 +18,7 @@ from pipeq_client.types import (
 )
 from pipeq_workers.context import JobContext
 from pipeq_workers.decoding import decode_audio, encode_wav
-from pipeq_workers.handlers.common import as_label_list, set_options
+from pipeq_workers.handlers.common import as_label_list, call_pipeline, set_options
 
 __all__ = ["audio_classification", "automatic_speech_recognition", "text_to_speech"]
 
@@ -37,7 +37,7 @@ def automatic_speech_recognition(
 ) -> AutomaticSpeechRecognitionResult:
     params = request.parameters
     options = set_options(return_timestamps=params.return_timestamps or None, chunk_length_s=params.chunk_length_s)
-    output = pipe(_audio(pipe, context, request.inputs), **options)
+    output = call_pipeline(pipe, context, _audio(pipe, context, request.inputs), **options)
     return AutomaticSpeechRecognitionResult(text=output["text"], chunks=output.get("chunks"))
 
 
@@ -46,11 +46,12 @@ def audio_classification(
 ) -> AudioClassificationResult:
     params = request.parameters
     options = set_options(top_k=params.top_k, function_to_apply=params.function_to_apply)
-    output = pipe(_audio(pipe, context, request.inputs), **options)
+    output = call_pipeline(pipe, context, _audio(pipe, context, request.inputs), **options)
     return AudioClassificationResult.model_validate(as_label_list(output))
 
 
 def text_to_speech(pipe: Pipeline, request: TextToSpeechRequest, context: JobContext) -> TextToSpeechResult:
-    output = pipe(request.inputs)
+    # Never batched: VITS samples noise (seeded per request) and pads batched waveforms.
+    output = context.exclusive(lambda: pipe(request.inputs), seed=request.parameters.seed)
     wav = encode_wav(np.asarray(output["audio"]), int(output["sampling_rate"]))
     return TextToSpeechResult(audio=context.output_blob(wav), sampling_rate=int(output["sampling_rate"]))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
+import torch
 from transformers import Pipeline
 
 from pipeq_client.types import (
@@ -21,7 +24,7 @@ from pipeq_client.types import (
 )
 from pipeq_workers.context import JobContext
 from pipeq_workers.generation.prompts import causal_prompt, seq2seq_prompt
-from pipeq_workers.handlers.common import as_label_list, generate, set_options
+from pipeq_workers.handlers.common import as_label_list, call_pipeline, generate, set_options
 
 __all__ = [
     "feature_extraction",
@@ -35,7 +38,7 @@ __all__ = [
 
 def text_generation(pipe: Pipeline, request: TextGenerationRequest, context: JobContext) -> TextGenerationResult:
     params = request.parameters
-    prompt = causal_prompt(pipe, request.inputs, params.return_full_text)
+    prompt = partial(causal_prompt, pipe, request.inputs, params.return_full_text)
     return TextGenerationResult(**generate(pipe, prompt, params, context, "generated_text"))
 
 
@@ -47,23 +50,25 @@ def text_classification(pipe: Pipeline, request: TextClassificationRequest, _: J
 
 def summarization(pipe: Pipeline, request: SummarizationRequest, context: JobContext) -> SummarizationResult:
     params = request.parameters
-    prompt = seq2seq_prompt(pipe, request.inputs, params.truncation, None, None)
+    prompt = partial(seq2seq_prompt, pipe, request.inputs, params.truncation, None, None)
     fields = generate(pipe, prompt, params, context, "summary_text", params.clean_up_tokenization_spaces)
     return SummarizationResult(**fields)
 
 
 def translation(pipe: Pipeline, request: TranslationRequest, context: JobContext) -> TranslationResult:
     params = request.parameters
-    prompt = seq2seq_prompt(pipe, request.inputs, params.truncation, params.tgt_lang, params.src_lang)
+    prompt = partial(seq2seq_prompt, pipe, request.inputs, params.truncation, params.tgt_lang, params.src_lang)
     fields = generate(pipe, prompt, params, context, "translation_text", params.clean_up_tokenization_spaces)
     return TranslationResult(**fields)
 
 
 def zero_shot_classification(
-    pipe: Pipeline, request: ZeroShotClassificationRequest, _: JobContext
+    pipe: Pipeline, request: ZeroShotClassificationRequest, context: JobContext
 ) -> ZeroShotClassificationResult:
     params = request.parameters
-    output = pipe(
+    output = call_pipeline(
+        pipe,
+        context,
         request.inputs,
         candidate_labels=params.candidate_labels,
         hypothesis_template=params.hypothesis_template,
@@ -87,11 +92,25 @@ def _normalize(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
-def feature_extraction(pipe: Pipeline, request: FeatureExtractionRequest, _: JobContext) -> FeatureExtractionResult:
+def _embed(pipe: Pipeline, truncate: bool, batches: list[list[str]]) -> list[list[np.ndarray]]:
+    """Per-token hidden states of every text of every request, from one padded forward pass;
+    padding is cut off with the attention mask (the pipeline would keep it when batching)."""
+    texts = [text for batch in batches for text in batch]
+    encoded = pipe.tokenizer(texts, padding=True, truncation=truncate, return_tensors="pt").to(pipe.device)
+    with torch.inference_mode():
+        hidden = pipe.model(**encoded)[0].float().cpu().numpy()
+    lengths = encoded["attention_mask"].sum(dim=1).tolist()
+    per_text = iter([hidden[index, :length] for index, length in enumerate(lengths)])
+    return [[next(per_text) for _ in batch] for batch in batches]
+
+
+def feature_extraction(
+    pipe: Pipeline, request: FeatureExtractionRequest, context: JobContext
+) -> FeatureExtractionResult:
     params = request.parameters
-    outputs = pipe(request.inputs, tokenize_kwargs={"truncation": params.truncate})
+    outputs = context.model_call((id(pipe), params.truncate), partial(_embed, pipe, params.truncate), request.inputs)
     embeddings = []
-    for output in outputs:
-        vectors = _pool(np.asarray(output[0], dtype=np.float32), params.pooling)
+    for hidden in outputs:
+        vectors = _pool(hidden, params.pooling)
         embeddings.append((_normalize(vectors) if params.normalize else vectors).tolist())
     return FeatureExtractionResult.model_validate(embeddings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from PIL import Image
 from transformers import Pipeline
 
@@ -20,7 +22,7 @@ from pipeq_client.types import (
 from pipeq_workers.context import JobContext
 from pipeq_workers.decoding import decode_image
 from pipeq_workers.generation.prompts import image_text_prompt, image_to_text_prompt
-from pipeq_workers.handlers.common import as_label_list, generate, set_options
+from pipeq_workers.handlers.common import as_label_list, call_pipeline, generate, set_options
 
 __all__ = ["image_classification", "image_text_to_text", "image_to_text", "object_detection"]
 
@@ -31,7 +33,7 @@ def _image(context: JobContext, blob: Blob, field: str) -> Image.Image:
 
 def image_to_text(pipe: Pipeline, request: ImageToTextRequest, context: JobContext) -> ImageToTextResult:
     params = request.parameters
-    prompt = image_to_text_prompt(pipe, _image(context, request.inputs, "inputs"), params.prompt)
+    prompt = partial(image_to_text_prompt, pipe, _image(context, request.inputs, "inputs"), params.prompt)
     return ImageToTextResult(**generate(pipe, prompt, params, context, "generated_text"))
 
 
@@ -40,13 +42,14 @@ def image_classification(
 ) -> ImageClassificationResult:
     params = request.parameters
     image = _image(context, request.inputs, "inputs")
-    output = pipe(image, **set_options(top_k=params.top_k, function_to_apply=params.function_to_apply))
+    options = set_options(top_k=params.top_k, function_to_apply=params.function_to_apply)
+    output = call_pipeline(pipe, context, image, **options)
     return ImageClassificationResult.model_validate(as_label_list(output))
 
 
 def object_detection(pipe: Pipeline, request: ObjectDetectionRequest, context: JobContext) -> ObjectDetectionResult:
     image = _image(context, request.inputs, "inputs")
-    output = pipe(image, threshold=request.parameters.threshold)
+    output = call_pipeline(pipe, context, image, threshold=request.parameters.threshold)
     return ObjectDetectionResult.model_validate(output)
 
 
@@ -54,7 +57,7 @@ def image_text_to_text(pipe: Pipeline, request: ImageTextToTextRequest, context:
     params = request.parameters
     images = [_image(context, blob, field) for field, blob in request.blobs()]
     if isinstance(request.inputs, ImageTextInput):
-        prompt = image_text_prompt(pipe, images, request.inputs.text, None)
+        prompt = partial(image_text_prompt, pipe, images, request.inputs.text, None)
     else:
-        prompt = image_text_prompt(pipe, images, None, request.inputs)
+        prompt = partial(image_text_prompt, pipe, images, None, request.inputs)
     return ImageTextToTextResult(**generate(pipe, prompt, params, context, "generated_text"))
