@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ SECRETS = {"PIPEQ_REDIS_PASSWORD": "pw", "PIPEQ_FLOWER_BASIC_AUTH": "admin:pw"}
 
 
 def tool(name: str, package: str) -> str:
-    found = shutil.which(name)
+    beside_python = Path(sys.executable).parent / name  # tools from the dev group live in the venv
+    found = str(beside_python) if beside_python.exists() else shutil.which(name)
     if found:
         return found
     if os.environ.get("CI"):

@@ -67,9 +67,7 @@ def start_text_worker(stack: LocalStack, health_file: Path, port: int) -> subpro
             "PIPEQ_HEARTBEAT_INTERVAL_S": "0.2",
         }
     )
-    process = stack.start_worker(Queue.TEXT)
-    stack.workers[Queue.TEXT] = process
-    return process
+    return stack.start_worker(Queue.TEXT)
 
 
 def test_health_follows_model_loading_and_redis_loss_and_recovery(

@@ -54,7 +54,7 @@ class LocalStack:
         if self.models_config is None:
             self.models_config = build_tiny_models(default_tiny_dir())
         for queue in self.queues:
-            self.workers[queue] = self.start_worker(queue)
+            self.start_worker(queue)
         self.wait_ready(self.queues)
         return self
 
@@ -66,21 +66,17 @@ class LocalStack:
             **self.extra_env,
         }
 
-    def start_worker(self, queue: Queue) -> subprocess.Popen[bytes]:
+    def start_worker(self, queue: Queue, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Starts (and records) a worker for ``queue``; ``env`` adds variables for this one."""
         ready = self.workdir / f"{queue.value}.ready"
         ready.unlink(missing_ok=True)
         log = (self.workdir / f"{queue.value}.log").open("ab")
-        command = [
-            sys.executable,
-            "-m",
-            "pipeq_workers.cli",
-            "worker",
-            "--queue",
-            queue.value,
-            "--ready-file",
-            str(ready),
-        ]
-        return subprocess.Popen(command, env=self.worker_env(), stdout=log, stderr=subprocess.STDOUT)
+        command = [sys.executable, "-m", "pipeq_workers.cli", "worker", "--queue", queue.value]
+        command += ["--ready-file", str(ready)]
+        worker_env = {**self.worker_env(), **(env or {})}
+        process = subprocess.Popen(command, env=worker_env, stdout=log, stderr=subprocess.STDOUT)
+        self.workers[queue] = process
+        return process
 
     def wait_ready(self, queues: tuple[Queue, ...]) -> None:
         deadline = time.monotonic() + self.ready_timeout_s

@@ -42,9 +42,12 @@ def text_generation(pipe: Pipeline, request: TextGenerationRequest, context: Job
     return TextGenerationResult(**generate(pipe, prompt, params, context, "generated_text"))
 
 
-def text_classification(pipe: Pipeline, request: TextClassificationRequest, _: JobContext) -> TextClassificationResult:
+def text_classification(
+    pipe: Pipeline, request: TextClassificationRequest, context: JobContext
+) -> TextClassificationResult:
     params = request.parameters
-    output = pipe(request.inputs, **set_options(top_k=params.top_k, function_to_apply=params.function_to_apply))
+    options = set_options(top_k=params.top_k, function_to_apply=params.function_to_apply)
+    output = call_pipeline(pipe, context, request.inputs, **options)
     return TextClassificationResult.model_validate(as_label_list(output))
 
 

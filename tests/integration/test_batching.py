@@ -1,0 +1,173 @@
+"""Micro-batching on real workers (threads pool, batch size 8): batched results equal the
+unbatched stack's for every task, a bad input in a batch gets its own error while its
+batch-mates are answered, and a worker killed mid-batch loses nothing (at-least-once)."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from pipeq_client import Client
+from pipeq_client.errors import WorkerError
+from pipeq_client.protocol import EventType, Queue
+from pipeq_client.types import (
+    AudioClassificationRequest,
+    AutomaticSpeechRecognitionRequest,
+    FeatureExtractionRequest,
+    ImageClassificationRequest,
+    ImageTextToTextRequest,
+    ImageToTextRequest,
+    ObjectDetectionRequest,
+    SummarizationRequest,
+    TaskRequest,
+    TextClassificationRequest,
+    TextGenerationRequest,
+    TextToSpeechRequest,
+    TranslationRequest,
+    ZeroShotClassificationRequest,
+)
+from pipeq_workers.embedded import EmbeddedRedis
+from pipeq_workers.samples import sample_png, sample_wav
+from pipeq_workers.stack import LocalStack
+
+pytestmark = pytest.mark.integration
+
+BATCH_ENV = {"PIPEQ_MAX_BATCH_SIZE": "8", "PIPEQ_MAX_WAIT_MS": "200"}
+TEXTS = ["I love it", "the quick brown fox jumps over the lazy dog", "no", "a queue of requests waits", "hello"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def batched(models_config: Path) -> Iterator[tuple[LocalStack, dict[Queue, int]]]:
+    with EmbeddedRedis() as server, LocalStack(redis_url=server.url, models_config=models_config, queues=()) as stack:
+        ports = {queue: free_port() for queue in Queue}
+        for queue in Queue:
+            stack.start_worker(queue, {**BATCH_ENV, "PIPEQ_HEALTH_PORT": str(ports[queue])})
+        stack.wait_ready(tuple(Queue))
+        yield stack, ports
+
+
+def requests_per_task() -> list[list[TaskRequest[Any]]]:
+    """Several requests per task, with inputs of different sizes where padding matters."""
+    images = [sample_png(seed=seed) for seed in range(4)]
+    clips = [sample_wav(1.0, tone_hz=hz) for hz in (220, 330, 440, 550)]
+    greedy = {"temperature": 0, "max_new_tokens": 8}
+    return [
+        [TextClassificationRequest.build(text, parameters={"top_k": 2}) for text in TEXTS],
+        [ZeroShotClassificationRequest.build(text, parameters={"candidate_labels": ["a", "b", "c"]}) for text in TEXTS],
+        [FeatureExtractionRequest.build([text, "hello"], parameters={"pooling": "mean"}) for text in TEXTS],
+        [TextGenerationRequest.build(text, parameters=greedy) for text in TEXTS[:3]],
+        [SummarizationRequest.build(text, parameters=greedy) for text in TEXTS[:3]],
+        [TranslationRequest.build(text, parameters=greedy) for text in TEXTS[:3]],
+        [ImageClassificationRequest.build(image, parameters={"top_k": 3}) for image in images],
+        [ObjectDetectionRequest.build(image, parameters={"threshold": 0.0}) for image in images],
+        [ImageToTextRequest.build(image, parameters=greedy) for image in images[:2]],
+        [
+            ImageTextToTextRequest.build({"images": [image], "text": "<image> hi"}, parameters=greedy)
+            for image in images[:2]
+        ],
+        [AutomaticSpeechRecognitionRequest.build({"data": clip}) for clip in clips],
+        [AudioClassificationRequest.build({"data": clip}, parameters={"top_k": 3}) for clip in clips],
+        [TextToSpeechRequest.build(text, parameters={"seed": 5}) for text in TEXTS[:2]],
+    ]
+
+
+def comparable(result: Any) -> Any:
+    """JSON with floats rounded: batching pads inputs, which moves float32 sums in the last bits.
+    Label lists become {label: score}: near-equal scores of the random tiny models may swap places."""
+    data = result.model_dump(mode="json", exclude_none=True)
+    if isinstance(data, list) and data and isinstance(data[0], dict) and "label" in data[0] and "box" not in data[0]:
+        return {item["label"]: round(item["score"], 4) for item in data}
+    return _round(data)
+
+
+def _round(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, list):
+        return [_round(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _round(item) for key, item in value.items() if key != "audio"}
+    return value
+
+
+def batch_stats(port: int) -> dict[str, tuple[float, float]]:
+    """task -> (batches, requests) from the worker's pipeq_batch_size histogram."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    counts = dict(re.findall(r'pipeq_batch_size_count\{task="([^"]+)"\} ([0-9.]+)', text))
+    sums = dict(re.findall(r'pipeq_batch_size_sum\{task="([^"]+)"\} ([0-9.]+)', text))
+    return {task: (float(counts[task]), float(sums[task])) for task in counts}
+
+
+def test_batched_results_equal_unbatched_results_for_every_task(batched, client: Client) -> None:
+    stack, ports = batched
+    groups = requests_per_task()
+    with Client(stack.redis_url) as batched_client:
+        jobs = [[batched_client.submit(request) for request in group] for group in groups]  # all queued at once
+        got = [[comparable(job.result(timeout=120)) for job in group] for group in jobs]
+    want = [[comparable(client.run(request, timeout=120)) for request in group] for group in groups]
+    for group, batched_results, unbatched_results in zip(groups, got, want, strict=True):
+        assert batched_results == unbatched_results, type(group[0]).task.value
+    text = batch_stats(ports[Queue.TEXT])
+    batches, requests = text["text-classification"]
+    assert requests == len(TEXTS) and batches < requests, "text-classification requests shared model calls"
+    assert batch_stats(ports[Queue.VISION])["image-classification"][0] < 4
+
+
+def test_a_bad_input_in_a_batch_gets_its_own_error_and_the_others_their_results(batched) -> None:
+    stack, ports = batched
+    before = batch_stats(ports[Queue.TEXT]).get("text-classification", (0.0, 0.0))
+    too_long = " ".join(["queue"] * 400)  # over the tiny model's 128 positions: its forward pass fails
+    with Client(stack.redis_url) as client:
+        good = [client.submit(TextClassificationRequest.build(text)) for text in TEXTS[:3]]
+        bad = client.submit(TextClassificationRequest.build(too_long))
+        good += [client.submit(TextClassificationRequest.build(text)) for text in TEXTS[3:]]
+        with pytest.raises(WorkerError) as caught:
+            bad.result(timeout=60)
+        assert "128" in str(caught.value), "the error names the model's 128-position limit"
+        assert all(job.result(timeout=60).root for job in good)
+    after = batch_stats(ports[Queue.TEXT])["text-classification"]
+    assert after[0] - before[0] < after[1] - before[1], "the requests were batched"
+
+
+def test_worker_killed_mid_batch_every_request_is_redelivered_and_answered_once(models_config: Path) -> None:
+    env = {**BATCH_ENV, "PIPEQ_MAX_WAIT_MS": "1000", "PIPEQ_VISIBILITY_TIMEOUT_S": "3"}
+    with EmbeddedRedis() as server, LocalStack(redis_url=server.url, models_config=models_config, queues=()) as stack:
+        worker = stack.start_worker(Queue.TEXT, env)
+        stack.wait_ready((Queue.TEXT,))
+        broker = redis.Redis.from_url(server.url)
+        with Client(server.url) as client:
+            jobs = [client.submit(TextClassificationRequest.build(text)) for text in TEXTS]
+            deadline = time.monotonic() + 30
+            while broker.hlen("unacked") < len(jobs) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert broker.hlen("unacked") == len(jobs), "all five were delivered to the worker"
+            worker.send_signal(signal.SIGKILL)  # no warm shutdown: nothing is acked or restored
+            worker.wait(timeout=30)
+            stack.workers.pop(Queue.TEXT)
+            stack.start_worker(Queue.TEXT, env)  # restores unacked messages past the visibility timeout
+            results = [job.result(timeout=120) for job in jobs]
+            assert all(result.root for result in results)
+            for job in jobs:
+                done = [event for event in job.events(timeout=5) if event.type is EventType.DONE]
+                assert len(done) == 1, "answered once"
+        # Each message is acked by its own task just after its result is stored.
+        deadline = time.monotonic() + 30
+        while broker.hlen("unacked") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert broker.hlen("unacked") == 0
