@@ -127,6 +127,9 @@ def test_batched_results_equal_unbatched_results_for_every_task(batched, client:
     batches, requests = text["text-classification"]
     assert requests == len(TEXTS) and batches < requests, "text-classification requests shared model calls"
     assert batch_stats(ports[Queue.VISION])["image-classification"][0] < 4
+    for task in ("text-generation", "summarization", "translation"):
+        batches, requests = text[task]
+        assert requests == 3 and batches < requests, f"{task} requests shared generate() calls"
 
 
 def test_a_bad_input_in_a_batch_gets_its_own_error_and_the_others_their_results(batched) -> None:

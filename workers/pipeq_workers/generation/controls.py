@@ -45,25 +45,38 @@ class StopStringCriteria(StoppingCriteria):
 
 
 class CancelCriteria(StoppingCriteria):
-    """Stops every row once ``is_cancelled()`` says so (a Redis key set by Job.cancel())."""
+    """Stops the rows of each request whose ``is_cancelled()`` says so (a Redis key set by
+    Job.cancel()). ``owners[row]`` is the request of each row."""
 
-    def __init__(self, is_cancelled: Callable[[], bool]) -> None:
-        self.is_cancelled = is_cancelled
-        self.fired = False
+    def __init__(self, checks: list[Callable[[], bool]], owners: list[int]) -> None:
+        self.checks = checks
+        self.owners = owners
+        self.fired: set[int] = set()
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: object) -> torch.BoolTensor:
-        self.fired = self.fired or self.is_cancelled()
-        return _all_rows(input_ids, self.fired)
+        for request, check in enumerate(self.checks):
+            if request not in self.fired and check():
+                self.fired.add(request)
+        return _rows_of(input_ids, self.owners, self.fired)
 
 
 class DeadlineCriteria(StoppingCriteria):
-    """Stops every row at a monotonic deadline. Celery's time limits do nothing under the solo
-    and threads pools, so the limit is enforced here, between steps."""
+    """Stops each request's rows at its monotonic deadline. Celery's time limits do nothing
+    under the solo and threads pools, so the limit is enforced here, between steps."""
 
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
-        self.fired = False
+    def __init__(self, deadlines: list[float | None], owners: list[int]) -> None:
+        self.deadlines = deadlines
+        self.owners = owners
+        self.fired: set[int] = set()
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: object) -> torch.BoolTensor:
-        self.fired = self.fired or time.monotonic() >= self.deadline
-        return _all_rows(input_ids, self.fired)
+        now = time.monotonic()
+        for request, deadline in enumerate(self.deadlines):
+            if deadline is not None and now >= deadline:
+                self.fired.add(request)
+        return _rows_of(input_ids, self.owners, self.fired)
+
+
+def _rows_of(input_ids: torch.LongTensor, owners: list[int], requests: set[int]) -> torch.BoolTensor:
+    flags = [owner in requests for owner in owners]
+    return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]

@@ -1,5 +1,6 @@
-"""Runs ``generate()`` for one request and turns its output into sequences with finish reasons,
-trimmed stop strings and (on request) raw logprobs."""
+"""Runs ``generate()`` for one or several compatible requests (same model, same settings) and
+turns the output into sequences with finish reasons, trimmed stop strings and (on request)
+raw logprobs. Row r of the output is sequence r % n of request r // n."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from transformers import StoppingCriteriaList
 
 from pipeq_client.types import GeneratedSequence, GeneratedToken, GenerationDetails, GenerationParameters
 from pipeq_client.types.generation import FinishReason
+from pipeq_workers.generation.batch import combine_prompts
 from pipeq_workers.generation.controls import CancelCriteria, DeadlineCriteria, StopStringCriteria
 from pipeq_workers.generation.logits import RawLogitsRecorder
 from pipeq_workers.generation.stops import find_stop
 from pipeq_workers.generation.streamer import Publish, TokenEventStreamer
 from pipeq_workers.sampling import generate_kwargs
 
-__all__ = ["GenerationControl", "Prompt", "run_generation"]
+__all__ = ["GenerationControl", "GenerationJob", "Prompt", "run_generation", "run_generation_batch"]
 
 
 @dataclass
@@ -37,7 +39,7 @@ class Prompt:
 
 @dataclass
 class GenerationControl:
-    """What the job adds: token streaming, cancel checks, and its own deadline."""
+    """What a job adds: token streaming, cancel checks, and its own deadline."""
 
     publish: Publish | None = None
     is_cancelled: Callable[[], bool] = lambda: False
@@ -45,15 +47,21 @@ class GenerationControl:
 
 
 @dataclass
+class GenerationJob:
+    prompt: Prompt
+    control: GenerationControl
+
+
+@dataclass
 class _Run:
     model: Any
     tokenizer: Any
-    prompt: Prompt
     params: GenerationParameters
+    n: int
     decode: Callable[[list[int]], str]
     stop: StopStringCriteria | None
     cancel: CancelCriteria
-    deadline: DeadlineCriteria | None
+    deadline: DeadlineCriteria
     recorder: RawLogitsRecorder | None
 
 
@@ -69,14 +77,6 @@ def _deadline(params: GenerationParameters, control: GenerationControl) -> float
     return min(candidates) if candidates else None
 
 
-def _criteria(run: _Run) -> StoppingCriteriaList:
-    criteria = StoppingCriteriaList([run.cancel])
-    for extra in (run.stop, run.deadline):
-        if extra is not None:
-            criteria.append(extra)
-    return criteria
-
-
 def _finish(run: _Run, row: int, ids: list[int]) -> tuple[list[int], FinishReason]:
     if run.stop is not None and row in run.stop.stopped_rows:
         return ids[: run.stop.stopped_at[row]], "stop_sequence"
@@ -84,9 +84,9 @@ def _finish(run: _Run, row: int, ids: list[int]) -> tuple[list[int], FinishReaso
     eos_at = next((i for i, token in enumerate(ids) if token in eos), None)
     if eos_at is not None:
         return ids[: eos_at + 1], "eos_token"
-    if run.cancel.fired:
+    if row // run.n in run.cancel.fired:
         return ids, "cancelled"
-    if run.deadline is not None and run.deadline.fired:
+    if row // run.n in run.deadline.fired:
         return ids, "time_limit"
     return ids, "length"
 
@@ -120,17 +120,68 @@ def _sequence(run: _Run, row: int, generated: list[int]) -> GeneratedSequence:
     return GeneratedSequence(text=text, details=details)
 
 
-def _streamer(run: _Run, control: GenerationControl) -> TokenEventStreamer | None:
-    if control.publish is None:
+def _streamer(run: _Run, jobs: list[GenerationJob]) -> TokenEventStreamer | None:
+    if all(job.control.publish is None for job in jobs):
         return None
+
+    def publish(row: int, event: dict[str, Any]) -> None:
+        target = jobs[row // run.n].control.publish
+        if target is not None:
+            target({**event, "index": row % run.n})
+
     return TokenEventStreamer(
-        control.publish,
+        publish,
         run.decode,
         run.params.stop or [],
         _eos_ids(run.model),
         set(run.tokenizer.all_special_ids),
         run.recorder,
     )
+
+
+def run_generation_batch(
+    model: Any,
+    tokenizer: Any,
+    jobs: list[GenerationJob],
+    params: GenerationParameters,
+    clean_up_tokenization_spaces: bool | None = None,
+) -> list[list[GeneratedSequence]]:
+    """The n sequences of each job, in order. All jobs share ``params`` and the model."""
+    n = params.num_return_sequences or 1
+    owners = [row // n for row in range(len(jobs) * n)]
+    prompt = combine_prompts([job.prompt for job in jobs], model, tokenizer.pad_token_id)
+    decode = partial(
+        tokenizer.decode, skip_special_tokens=True, clean_up_tokenization_spaces=clean_up_tokenization_spaces
+    )
+    run = _Run(
+        model=model,
+        tokenizer=tokenizer,
+        params=params,
+        n=n,
+        decode=decode,
+        stop=StopStringCriteria(params.stop, prompt.prefix_length, decode) if params.stop else None,
+        cancel=CancelCriteria([job.control.is_cancelled for job in jobs], owners),
+        deadline=DeadlineCriteria([_deadline(params, job.control) for job in jobs], owners),
+        recorder=RawLogitsRecorder(model) if params.logprobs else None,
+    )
+    criteria = StoppingCriteriaList([c for c in (run.cancel, run.deadline, run.stop) if c is not None])
+    options = generate_kwargs(params, int(model.config.get_text_config().vocab_size))
+    streamer = _streamer(run, jobs)
+    with torch.inference_mode(), run.recorder if run.recorder is not None else nullcontext():
+        output = model.generate(
+            **prompt.inputs, **options, **prompt.generate_options, stopping_criteria=criteria, streamer=streamer
+        )
+    rows = [_sequence(run, row, ids) for row, ids in enumerate(output[:, prompt.prefix_length :].tolist())]
+    if streamer is not None:
+        streamer.flush([sequence.text for sequence in rows])
+    return [
+        [_with_prefix(sequence, job.prompt.prefix_text) for sequence in rows[index * n : (index + 1) * n]]
+        for index, job in enumerate(jobs)
+    ]
+
+
+def _with_prefix(sequence: GeneratedSequence, prefix: str) -> GeneratedSequence:
+    return sequence.model_copy(update={"text": prefix + sequence.text}) if prefix else sequence
 
 
 def run_generation(
@@ -141,33 +192,6 @@ def run_generation(
     control: GenerationControl,
     clean_up_tokenization_spaces: bool | None = None,
 ) -> list[GeneratedSequence]:
-    """The n generated sequences, in order, each with its finish reason and details."""
-    decode = partial(
-        tokenizer.decode, skip_special_tokens=True, clean_up_tokenization_spaces=clean_up_tokenization_spaces
-    )
-    deadline_at = _deadline(params, control)
-    run = _Run(
-        model=model,
-        tokenizer=tokenizer,
-        prompt=prompt,
-        params=params,
-        decode=decode,
-        stop=StopStringCriteria(params.stop, prompt.prefix_length, decode) if params.stop else None,
-        cancel=CancelCriteria(control.is_cancelled),
-        deadline=DeadlineCriteria(deadline_at) if deadline_at is not None else None,
-        recorder=RawLogitsRecorder(model) if params.logprobs else None,
-    )
-    options = generate_kwargs(params, int(model.config.get_text_config().vocab_size))
-    streamer = _streamer(run, control)
-    with torch.inference_mode(), run.recorder if run.recorder is not None else nullcontext():
-        output = model.generate(
-            **prompt.inputs, **options, **prompt.generate_options, stopping_criteria=_criteria(run), streamer=streamer
-        )
-    generated = output[:, prompt.prefix_length :].tolist()
-    sequences = [_sequence(run, row, ids) for row, ids in enumerate(generated)]
-    if streamer is not None:
-        streamer.flush([sequence.text for sequence in sequences])
-    return [
-        sequence.model_copy(update={"text": prompt.prefix_text + sequence.text}) if prompt.prefix_text else sequence
-        for sequence in sequences
-    ]
+    """One request's n sequences, each with its finish reason and details."""
+    job = GenerationJob(prompt, control)
+    return run_generation_batch(model, tokenizer, [job], params, clean_up_tokenization_spaces)[0]

@@ -21,6 +21,7 @@ from pipeq_workers.generation.stops import find_stop, held_back
 __all__ = ["TokenEventStreamer"]
 
 Publish = Callable[[dict[str, Any]], None]
+RowPublish = Callable[[int, dict[str, Any]], None]  # (row, event): routes a row to its request
 
 
 @dataclass
@@ -31,11 +32,11 @@ class _Row:
 
 
 class TokenEventStreamer(BaseStreamer):
-    """One instance per generate() call; rows are the n return sequences."""
+    """One instance per generate() call; a row is one sequence of one request."""
 
     def __init__(
         self,
-        publish: Publish,
+        publish: RowPublish,
         decode: Callable[[list[int]], str],
         stops: list[str],
         eos_ids: set[int],
@@ -66,7 +67,7 @@ class TokenEventStreamer(BaseStreamer):
     def _token(self, index: int, token_id: int) -> None:
         row = self.rows[index]
         row.ids.append(token_id)
-        event: dict[str, Any] = {"index": index, "id": token_id, "special": token_id in self.special_ids}
+        event: dict[str, Any] = {"id": token_id, "special": token_id in self.special_ids}
         if self.recorder is not None:
             event["logprob"] = self.recorder.logprob(len(row.ids) - 1, index, token_id)
         if token_id in self.eos_ids:
@@ -74,7 +75,7 @@ class TokenEventStreamer(BaseStreamer):
             event["text"] = ""
         else:
             event["text"] = self._release(row)
-        self.publish(event)
+        self.publish(index, event)
 
     def _release(self, row: _Row) -> str:
         text = self.decode(row.ids)
@@ -97,4 +98,4 @@ class TokenEventStreamer(BaseStreamer):
         for index, text in enumerate(final_texts):
             emitted = self.rows[index].emitted if index < len(self.rows) else ""
             if text.startswith(emitted) and len(text) > len(emitted):
-                self.publish({"index": index, "id": None, "text": text[len(emitted) :], "special": False})
+                self.publish(index, {"id": None, "text": text[len(emitted) :], "special": False})

@@ -10,7 +10,7 @@ from transformers import Pipeline
 
 from pipeq_client.types import GeneratedSequence, GenerationParameters
 from pipeq_workers.context import JobContext
-from pipeq_workers.generation.runner import Prompt, run_generation
+from pipeq_workers.generation.runner import GenerationControl, GenerationJob, Prompt, run_generation_batch
 
 __all__ = ["as_label_list", "call_pipeline", "generate", "set_options"]
 
@@ -47,15 +47,24 @@ def generate(
     key: str,
     clean_up_tokenization_spaces: bool | None = None,
 ) -> dict[str, Any]:
-    """Runs generation on the model thread (seeded there, streamed to the job's events,
-    cancellable) and returns the result fields: ``{key: text, details, sequences}``
-    (sequences only when n > 1). ``make_prompt`` runs there too: tokenizers are not thread-safe."""
+    """Runs generation on the model thread (streamed to the job's events, cancellable) and
+    returns the result fields: ``{key: text, details, sequences}`` (sequences only when n > 1).
+
+    Requests with identical settings share one ``generate()`` call; seeded ones run alone
+    (their seed is set on the model thread, and a shared RNG would not reproduce them).
+    ``make_prompt`` runs on the model thread too: tokenizers are not thread-safe.
+    """
     tokenizer = pipe.tokenizer if pipe.tokenizer is not None else pipe.processor.tokenizer
     control = context.generation_control()
 
-    def work() -> list[GeneratedSequence]:
-        return run_generation(pipe.model, tokenizer, make_prompt(), params, control, clean_up_tokenization_spaces)
+    def run(items: list[tuple[Callable[[], Prompt], GenerationControl]]) -> list[list[GeneratedSequence]]:
+        jobs = [GenerationJob(build(), job_control) for build, job_control in items]
+        return run_generation_batch(pipe.model, tokenizer, jobs, params, clean_up_tokenization_spaces)
 
-    sequences = context.exclusive(work, seed=params.seed)
+    if params.seed is not None:
+        sequences = context.exclusive(lambda: run([(make_prompt, control)])[0], seed=params.seed)
+    else:
+        batch_key = ("generate", id(pipe), params.model_dump_json(), clean_up_tokenization_spaces)
+        sequences = context.model_call(batch_key, run, (make_prompt, control))
     first = sequences[0]
     return {key: first.text, "details": first.details, "sequences": sequences if len(sequences) > 1 else None}
