@@ -77,6 +77,7 @@ class TokenEvent(BaseModel):
     text: str
     logprob: float | None = None
     special: bool = False
+    published_at: float | None = Field(None, description="Worker wall-clock time of publishing (Unix s).")
 
 
 class ResetEvent(BaseModel):
@@ -112,6 +113,7 @@ def stream_event(event: JobEvent, result_type: type[ResultT]) -> StreamEvent | N
             text=str(data.get("text", "")),
             logprob=data.get("logprob"),
             special=bool(data.get("special", False)),
+            published_at=data.get("ts"),
         )
     if event.type is EventType.RESET:
         return ResetEvent(event_id=event.id, attempt=int(event.data.get("attempt", 0)))

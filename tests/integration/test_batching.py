@@ -4,6 +4,7 @@ batch-mates are answered, and a worker killed mid-batch loses nothing (at-least-
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import socket
@@ -149,28 +150,44 @@ def test_a_bad_input_in_a_batch_gets_its_own_error_and_the_others_their_results(
 
 
 def test_worker_killed_mid_batch_every_request_is_redelivered_and_answered_once(models_config: Path) -> None:
-    env = {**BATCH_ENV, "PIPEQ_MAX_WAIT_MS": "1000", "PIPEQ_VISIBILITY_TIMEOUT_S": "3"}
+    env = {**BATCH_ENV, "PIPEQ_VISIBILITY_TIMEOUT_S": "3"}
+    eos = json.loads((models_config.parent / "text-generation" / "generation_config.json").read_text())["eos_token_id"]
+    parameters = {"temperature": 0, "max_new_tokens": 200, "logit_bias": {eos: -100.0}}
     with EmbeddedRedis() as server, LocalStack(redis_url=server.url, models_config=models_config, queues=()) as stack:
         worker = stack.start_worker(Queue.TEXT, env)
         stack.wait_ready((Queue.TEXT,))
         broker = redis.Redis.from_url(server.url)
         with Client(server.url) as client:
-            jobs = [client.submit(TextClassificationRequest.build(text)) for text in TEXTS]
-            deadline = time.monotonic() + 30
-            while broker.hlen("unacked") < len(jobs) and time.monotonic() < deadline:
+            prompts = ["hello", "the quick brown fox", "a queue", "no", "I love it"]
+            jobs = [client.submit(TextGenerationRequest.build(p, parameters=parameters)) for p in prompts]
+            deadline = time.monotonic() + 60
+            while not all(has_token(broker, job.handle.events_key) for job in jobs):
+                assert time.monotonic() < deadline, "all five are generating together"
                 time.sleep(0.005)
-            assert broker.hlen("unacked") == len(jobs), "all five were delivered to the worker"
+            worker.send_signal(signal.SIGSTOP)  # freeze, then look: what is in flight stays so
+            in_flight = [job for job in jobs if not has_done(broker, job.handle.events_key)]
+            assert len(in_flight) >= 2 and broker.hlen("unacked") == len(in_flight), "a batch is mid-generation"
             worker.send_signal(signal.SIGKILL)  # no warm shutdown: nothing is acked or restored
             worker.wait(timeout=30)
             stack.workers.pop(Queue.TEXT)
             stack.start_worker(Queue.TEXT, env)  # restores unacked messages past the visibility timeout
             results = [job.result(timeout=120) for job in jobs]
-            assert all(result.root for result in results)
+            assert all(result.details.generated_tokens == 200 for result in results)
             for job in jobs:
-                done = [event for event in job.events(timeout=5) if event.type is EventType.DONE]
-                assert len(done) == 1, "answered once"
+                kinds = [event.type for event in job.events(timeout=5)]
+                assert kinds.count(EventType.DONE) == 1, "answered once"
+                assert (EventType.RESET in kinds) == (job in in_flight), "readers of a restarted job are told"
         # Each message is acked by its own task just after its result is stored.
         deadline = time.monotonic() + 30
         while broker.hlen("unacked") and time.monotonic() < deadline:
             time.sleep(0.05)
         assert broker.hlen("unacked") == 0
+
+
+def has_token(broker: redis.Redis, key: str) -> bool:
+    return any(fields[b"type"] == b"token" for _, fields in broker.xrange(key, count=3))
+
+
+def has_done(broker: redis.Redis, key: str) -> bool:
+    last = broker.xrevrange(key, count=1)
+    return bool(last) and last[0][1][b"type"] == b"done"

@@ -33,11 +33,14 @@ def create_app(settings: WorkerSettings) -> Celery:
         worker_prefetch_multiplier=1,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         broker_connection_max_retries=None,
-        # Flower: task and sent events, STARTED state.
+        # Flower lives on events: task-sent (client), received/started/succeeded/failed (worker).
         worker_send_task_events=True,
-        task_track_started=True,
+        # pipeq's results travel on each job's event stream: storing them again in Celery's
+        # backend cost a write (and STARTED another) per request. The backend stays configured
+        # (its own database, short expiry) for anything else on this app that wants results.
+        task_ignore_result=True,
+        task_track_started=False,
         result_expires=settings.result_ttl_s,
-        result_extended=True,
         result_backend_always_retry=True,
         worker_hijack_root_logger=False,
     )

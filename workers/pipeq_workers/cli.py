@@ -196,6 +196,25 @@ def health(health_file: Path | None, probe: str, max_age: float | None) -> None:
     sys.exit(0 if passed else 1)
 
 
+@main.command()
+@click.option("--quick", is_flag=True, help="One repeat, fewer requests (a smoke run).")
+@click.option("--threads", default=1, show_default=True, help="torch threads, the same for direct and pipeq.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("bench/results"), show_default=True)
+@click.option("--cache", type=click.Path(path_type=Path), default=Path(".cache/bench-models"), show_default=True)
+def bench(quick: bool, threads: int, out: Path, cache: Path) -> None:
+    """Benchmarks pipeq (unbatched, batched) against the direct pipeline; writes JSON + PNG."""
+    from pipeq_workers.benchmark.report import write_report
+    from pipeq_workers.benchmark.runner import BenchConfig, run_bench
+
+    config = BenchConfig.quick() if quick else BenchConfig()
+    config = BenchConfig(threads, config.repeats, config.requests, config.clients)
+    json_path, png_path = write_report(run_bench(config, cache), out)
+    for row in json.loads(json_path.read_text())["targets"]:
+        mark = "met" if row["met"] else "NOT met"
+        click.echo(f"{row['task']:<22} {row['target']:<45} {row['value']:>9.2f}  {mark}")
+    click.echo(f"results: {json_path}  plot: {png_path}")
+
+
 @main.group()
 def models() -> None:
     """Model utilities."""

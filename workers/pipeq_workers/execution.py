@@ -14,7 +14,7 @@ from typing import Any
 import redis
 
 from pipeq_client.errors import DeadLetterError, JobCancelledError, PipeqError, WorkerError
-from pipeq_client.protocol import DEAD_LETTER_KEY, EventType, Task, attempts_key, cancel_key
+from pipeq_client.protocol import DEAD_LETTER_KEY, EventType, Task, attempts_key, cancel_key, events_key
 from pipeq_client.validation import validate_request
 from pipeq_workers.batching import MicroBatcher
 from pipeq_workers.context import JobContext
@@ -49,14 +49,14 @@ class Executor:
     def run(self, task: Task, job_id: str, payload: Any) -> Any:
         """The result's JSON (also published as ``done``); raises the typed error after publishing it."""
         events = EventPublisher(self.redis, job_id, self.settings.result_ttl_s)
-        already = events.finished()
-        if already is not None:
+        last_event, cancelled, attempt = self._job_state(job_id)
+        if last_event is not None and last_event.get("type") == EventType.DONE.value:
             # A redelivered job that was answered before its ack was lost: answer once only.
-            return already["result"]
+            return json.loads(last_event["data"])["result"]
         try:
-            if self.redis.exists(cancel_key(job_id)):
+            if cancelled:
                 raise JobCancelledError(f"job {job_id} was cancelled before it started")
-            self._count_delivery(task, job_id, payload, events)
+            self._check_delivery(task, job_id, payload, events, attempt)
             with self.batcher.incoming() if self.batcher is not None else nullcontext():
                 return self._execute(task, job_id, payload, events)
         except PipeqError as error:
@@ -73,12 +73,24 @@ class Executor:
         self.metrics.failures.labels(task.value, error.code.value).inc()
         events.publish(EventType.ERROR, error.to_wire())
 
-    def _count_delivery(self, task: Task, job_id: str, payload: Any, events: EventPublisher) -> None:
+    def _job_state(self, job_id: str) -> tuple[dict[str, str] | None, bool, int]:
+        """(last event, cancelled, this delivery's number). A finished or cancelled job is not
+        a delivery attempt, so the counter moves only for a job that will run."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xrevrange(events_key(job_id), count=1)
+            pipe.exists(cancel_key(job_id))
+            last, cancelled = pipe.execute()
+        event = {k.decode(): v.decode() for k, v in last[0][1].items()} if last else None
+        if cancelled or (event is not None and event.get("type") == EventType.DONE.value):
+            return event, bool(cancelled), 0
         key = attempts_key(job_id)
         with self.redis.pipeline() as pipe:
             pipe.incr(key)
             pipe.expire(key, self.settings.result_ttl_s)
             attempt = int(pipe.execute()[0])
+        return event, False, attempt
+
+    def _check_delivery(self, task: Task, job_id: str, payload: Any, events: EventPublisher, attempt: int) -> None:
         if attempt > self.settings.max_attempts:
             self._dead_letter(task, job_id, payload, attempt)
         if attempt > 1:
@@ -107,5 +119,5 @@ class Executor:
         elapsed = time.perf_counter() - started
         self.metrics.requests.labels(task.value, loaded.model_name).inc()
         self.metrics.latency.labels(task.value, loaded.model_name).observe(elapsed)
-        log.info("job %s %s on %s in %.1f ms", job_id, task.value, loaded.model_name, elapsed * 1e3)
+        log.debug("job %s %s on %s in %.1f ms", job_id, task.value, loaded.model_name, elapsed * 1e3)
         return result_json

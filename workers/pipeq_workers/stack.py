@@ -71,7 +71,8 @@ class LocalStack:
         ready = self.workdir / f"{queue.value}.ready"
         ready.unlink(missing_ok=True)
         log = (self.workdir / f"{queue.value}.log").open("ab")
-        command = [sys.executable, "-m", "pipeq_workers.cli", "worker", "--queue", queue.value]
+        # WARNING: Celery's per-task INFO lines cost the worker CPU; startup and shutdown still print.
+        command = [sys.executable, "-m", "pipeq_workers.cli", "worker", "--queue", queue.value, "--loglevel", "WARNING"]
         command += ["--ready-file", str(ready)]
         worker_env = {**self.worker_env(), **(env or {})}
         process = subprocess.Popen(command, env=worker_env, stdout=log, stderr=subprocess.STDOUT)

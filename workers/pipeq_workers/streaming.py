@@ -29,14 +29,3 @@ class EventPublisher:
             pipe.expire(self.key, self.ttl_s)
             entry_id = pipe.execute()[0]
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-
-    def finished(self) -> dict[str, Any] | None:
-        """The ``done`` event's data if the job already finished (a redelivered, answered job)."""
-        last = self.client.xrevrange(self.key, count=1)
-        if not last:
-            return None
-        _entry_id, fields = last[0]
-        if fields.get(b"type") == EventType.DONE.value.encode():
-            data: dict[str, Any] = json.loads(fields[b"data"])
-            return data
-        return None

@@ -127,7 +127,8 @@ def _streamer(run: _Run, jobs: list[GenerationJob]) -> TokenEventStreamer | None
     def publish(row: int, event: dict[str, Any]) -> None:
         target = jobs[row // run.n].control.publish
         if target is not None:
-            target({**event, "index": row % run.n})
+            # ts: when the worker published it (wall clock), so clients can measure delivery lag.
+            target({**event, "index": row % run.n, "ts": time.time()})
 
     return TokenEventStreamer(
         publish,
