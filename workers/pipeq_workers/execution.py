@@ -49,10 +49,10 @@ class Executor:
     def run(self, task: Task, job_id: str, payload: Any) -> Any:
         """The result's JSON (also published as ``done``); raises the typed error after publishing it."""
         events = EventPublisher(self.redis, job_id, self.settings.result_ttl_s)
-        last_event, cancelled, attempt = self._job_state(job_id)
-        if last_event is not None and last_event.get("type") == EventType.DONE.value:
+        answered, cancelled, attempt = self._job_state(job_id)
+        if answered is not None:
             # A redelivered job that was answered before its ack was lost: answer once only.
-            return json.loads(last_event["data"])["result"]
+            return answered["result"]
         try:
             if cancelled:
                 raise JobCancelledError(f"job {job_id} was cancelled before it started")
@@ -73,22 +73,24 @@ class Executor:
         self.metrics.failures.labels(task.value, error.code.value).inc()
         events.publish(EventType.ERROR, error.to_wire())
 
-    def _job_state(self, job_id: str) -> tuple[dict[str, str] | None, bool, int]:
-        """(last event, cancelled, this delivery's number). A finished or cancelled job is not
-        a delivery attempt, so the counter moves only for a job that will run."""
+    def _job_state(self, job_id: str) -> tuple[dict[str, Any] | None, bool, int]:
+        """(the ``done`` event's data if already answered, cancelled, this delivery's number).
+        A finished or cancelled job is not a delivery attempt: the counter moves only for a
+        job that will run."""
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.xrevrange(events_key(job_id), count=1)
             pipe.exists(cancel_key(job_id))
             last, cancelled = pipe.execute()
-        event = {k.decode(): v.decode() for k, v in last[0][1].items()} if last else None
-        if cancelled or (event is not None and event.get("type") == EventType.DONE.value):
-            return event, bool(cancelled), 0
+        fields = last[0][1] if last else {}
+        answered = json.loads(fields[b"data"]) if fields.get(b"type") == EventType.DONE.value.encode() else None
+        if cancelled or answered is not None:
+            return answered, bool(cancelled), 0
         key = attempts_key(job_id)
         with self.redis.pipeline() as pipe:
             pipe.incr(key)
             pipe.expire(key, self.settings.result_ttl_s)
             attempt = int(pipe.execute()[0])
-        return event, False, attempt
+        return None, False, attempt
 
     def _check_delivery(self, task: Task, job_id: str, payload: Any, events: EventPublisher, attempt: int) -> None:
         if attempt > self.settings.max_attempts:

@@ -46,17 +46,23 @@ class StopStringCriteria(StoppingCriteria):
 
 class CancelCriteria(StoppingCriteria):
     """Stops the rows of each request whose ``is_cancelled()`` says so (a Redis key set by
-    Job.cancel()). ``owners[row]`` is the request of each row."""
+    Job.cancel()). ``owners[row]`` is the request of each row. The checks cost a Redis round
+    trip each, so they run at most every ``poll_interval_s``, not at every step."""
 
-    def __init__(self, checks: list[Callable[[], bool]], owners: list[int]) -> None:
+    def __init__(self, checks: list[Callable[[], bool]], owners: list[int], poll_interval_s: float = 0.05) -> None:
         self.checks = checks
         self.owners = owners
+        self.poll_interval_s = poll_interval_s
         self.fired: set[int] = set()
+        self._next_poll = 0.0
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: object) -> torch.BoolTensor:
-        for request, check in enumerate(self.checks):
-            if request not in self.fired and check():
-                self.fired.add(request)
+        now = time.monotonic()
+        if now >= self._next_poll:
+            self._next_poll = now + self.poll_interval_s
+            for request, check in enumerate(self.checks):
+                if request not in self.fired and check():
+                    self.fired.add(request)
         return _rows_of(input_ids, self.owners, self.fired)
 
 

@@ -23,7 +23,7 @@ from pipeq_workers.generation.stops import find_stop
 from pipeq_workers.generation.streamer import Publish, TokenEventStreamer
 from pipeq_workers.sampling import generate_kwargs
 
-__all__ = ["GenerationControl", "GenerationJob", "Prompt", "run_generation", "run_generation_batch"]
+__all__ = ["GenerationControl", "GenerationJob", "Prompt", "run_generation_batch"]
 
 
 @dataclass
@@ -183,16 +183,3 @@ def run_generation_batch(
 
 def _with_prefix(sequence: GeneratedSequence, prefix: str) -> GeneratedSequence:
     return sequence.model_copy(update={"text": prefix + sequence.text}) if prefix else sequence
-
-
-def run_generation(
-    model: Any,
-    tokenizer: Any,
-    prompt: Prompt,
-    params: GenerationParameters,
-    control: GenerationControl,
-    clean_up_tokenization_spaces: bool | None = None,
-) -> list[GeneratedSequence]:
-    """One request's n sequences, each with its finish reason and details."""
-    job = GenerationJob(prompt, control)
-    return run_generation_batch(model, tokenizer, [job], params, clean_up_tokenization_spaces)[0]

@@ -14,7 +14,7 @@ from pathlib import Path
 __all__ = ["BUILD_VERSION", "build_tiny_models"]
 
 # Bump when a builder changes, so cached builds are rebuilt.
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 
 
 def _builders() -> dict[str, Callable[[Path], None]]:

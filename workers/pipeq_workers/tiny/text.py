@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -17,6 +18,7 @@ from transformers import (
     MarianConfig,
     MarianMTModel,
     MarianTokenizer,
+    PreTrainedTokenizerFast,
 )
 
 from pipeq_workers.tiny import tokenizers as tok
@@ -28,29 +30,50 @@ CHAT_TEMPLATE = (
 )
 
 
-def _bert_config(vocab_size: int, **extra: object) -> BertConfig:
+@dataclass(frozen=True)
+class Size:
+    """Shape of the BERT and Llama builders: tiny for tests, larger for the benchmark."""
+
+    hidden: int
+    layers: int
+    heads: int
+    ffn: int
+    bert_positions: int
+    llama_positions: int
+    kv_heads: int
+    vocab: int | None = None  # None: each tokenizer's own default
+
+
+TINY = Size(hidden=HIDDEN, layers=2, heads=2, ffn=64, bert_positions=128, llama_positions=256, kv_heads=2)
+
+
+def _bert_config(vocab_size: int, size: Size, **extra: object) -> BertConfig:
     return BertConfig(
         vocab_size=vocab_size,
-        hidden_size=HIDDEN,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
+        hidden_size=size.hidden,
+        num_hidden_layers=size.layers,
+        num_attention_heads=size.heads,
+        intermediate_size=size.ffn,
+        max_position_embeddings=size.bert_positions,
         **extra,
     )
 
 
-def text_generation(out: Path) -> None:
-    tokenizer = tok.causal_tokenizer()
+def _bert_tokenizer(size: Size) -> PreTrainedTokenizerFast:
+    return tok.bert_tokenizer() if size.vocab is None else tok.bert_tokenizer(size.vocab)
+
+
+def text_generation(out: Path, size: Size = TINY) -> None:
+    tokenizer = tok.causal_tokenizer() if size.vocab is None else tok.causal_tokenizer(size.vocab)
     tokenizer.chat_template = CHAT_TEMPLATE
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=HIDDEN,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
+        hidden_size=size.hidden,
+        intermediate_size=size.ffn,
+        num_hidden_layers=size.layers,
+        num_attention_heads=max(4, size.heads),
+        num_key_value_heads=size.kv_heads,
+        max_position_embeddings=size.llama_positions,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -69,11 +92,11 @@ def text_generation(out: Path) -> None:
     tokenizer.save_pretrained(out)
 
 
-def text_classification(out: Path) -> None:
-    tokenizer = tok.bert_tokenizer()
+def text_classification(out: Path, size: Size = TINY) -> None:
+    tokenizer = _bert_tokenizer(size)
     labels = {0: "NEGATIVE", 1: "POSITIVE"}
     model = BertForSequenceClassification(
-        _bert_config(len(tokenizer), id2label=labels, label2id={v: k for k, v in labels.items()})
+        _bert_config(len(tokenizer), size, id2label=labels, label2id={v: k for k, v in labels.items()})
     )
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -83,15 +106,15 @@ def zero_shot_classification(out: Path) -> None:
     tokenizer = tok.bert_tokenizer()
     labels = {0: "contradiction", 1: "neutral", 2: "entailment"}
     model = BertForSequenceClassification(
-        _bert_config(len(tokenizer), id2label=labels, label2id={v: k for k, v in labels.items()})
+        _bert_config(len(tokenizer), TINY, id2label=labels, label2id={v: k for k, v in labels.items()})
     )
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
 
 
-def feature_extraction(out: Path) -> None:
-    tokenizer = tok.bert_tokenizer()
-    BertModel(_bert_config(len(tokenizer))).save_pretrained(out)
+def feature_extraction(out: Path, size: Size = TINY) -> None:
+    tokenizer = _bert_tokenizer(size)
+    BertModel(_bert_config(len(tokenizer), size)).save_pretrained(out)
     tokenizer.save_pretrained(out)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
@@ -38,20 +39,34 @@ def byte_level_bpe(vocab_size: int, specials: list[str]) -> Tokenizer:
     return tokenizer
 
 
+def _wordpiece_vocab(normalizer: normalizers.Normalizer, splitter: pre_tokenizers.PreTokenizer, size: int) -> list[str]:
+    """Characters, their ``##`` continuations, then whole words by frequency (ties alphabetical).
+
+    Built by hand because the tokenizers WordPiece trainer breaks frequency ties differently
+    in every process, which made tiny model builds differ from run to run."""
+    words: Counter[str] = Counter()
+    for line in CORPUS:
+        words.update(piece for piece, _ in splitter.pre_tokenize_str(normalizer.normalize_str(line)))
+    chars = sorted({char for word in words for char in word})
+    pieces = [*chars, *(f"##{char}" for char in chars)]
+    ranked = [word for word, _ in sorted(words.items(), key=lambda item: (-item[1], item[0])) if len(word) > 1]
+    return (pieces + ranked)[:size]
+
+
 def wordpiece(vocab_size: int) -> Tokenizer:
-    """A BERT style WordPiece tokenizer with [CLS] ... [SEP] post-processing."""
+    """A BERT style WordPiece tokenizer with [CLS] ... [SEP] post-processing (deterministic)."""
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    splitter = pre_tokenizers.BertPreTokenizer()
+    entries = specials + _wordpiece_vocab(normalizer, splitter, vocab_size - len(specials))
+    tokenizer = Tokenizer(models.WordPiece({token: index for index, token in enumerate(entries)}, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizer
+    tokenizer.pre_tokenizer = splitter
     tokenizer.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False)
-    tokenizer.train_from_iterator(CORPUS * 4, trainer=trainer)
-    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+        special_tokens=[("[CLS]", entries.index("[CLS]")), ("[SEP]", entries.index("[SEP]"))],
     )
     return tokenizer
 
