@@ -19,6 +19,12 @@ from pipeq_workers.stack import LocalStack, default_tiny_dir
 from pipeq_workers.tiny import build_tiny_models
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--chaos", action="store_true", help="run the heavy chaos loops (hundreds of jobs, many SIGKILLs)"
+    )
+
+
 @pytest.fixture(scope="session")
 def models_config() -> Path:
     return build_tiny_models(default_tiny_dir())

