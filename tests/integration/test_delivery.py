@@ -16,6 +16,7 @@ import json
 import random
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,9 +24,11 @@ from typing import Any
 
 import pytest
 import redis
+from prometheus_client import generate_latest
 
 from pipeq_client import Client
 from pipeq_client.client import Job
+from pipeq_client.errors import BrokerUnavailableError
 from pipeq_client.protocol import CONSUMERS_KEY, EventType, Queue, inflight_key
 from pipeq_client.types import (
     FeatureExtractionRequest,
@@ -35,6 +38,7 @@ from pipeq_client.types import (
     ZeroShotClassificationRequest,
 )
 from pipeq_workers.embedded import EmbeddedRedis
+from pipeq_workers.metrics import WorkerMetrics
 from pipeq_workers.stack import LocalStack
 
 pytestmark = pytest.mark.integration
@@ -129,7 +133,7 @@ def test_a_dead_workers_jobs_return_within_30s_with_default_settings(bare_stack:
     stack.wait_ready((Queue.TEXT,))
     broker = redis.Redis.from_url(str(stack.redis_url))
     eos = generation_eos(stack)
-    long_run = {"temperature": 0, "max_new_tokens": 2000, "logit_bias": {eos: -100.0}}
+    long_run = {"temperature": 0, "max_new_tokens": 240, "logit_bias": {eos: -100.0}}
     with Client(stack.redis_url) as client:
         job = client.submit(TextGenerationRequest.build("a long one", parameters=long_run))
         wait_for(lambda: has_event(broker, job, EventType.TOKEN), "the job runs")
@@ -211,7 +215,7 @@ def test_redis_killed_and_restarted_from_its_aof_loses_no_job(bare_stack: LocalS
     stack.wait_ready((Queue.TEXT,))
     broker = redis.Redis.from_url(aof_redis.url)
     eos = generation_eos(stack)
-    slow = {"temperature": 0, "max_new_tokens": 120, "logit_bias": {eos: -100.0}}
+    slow = {"temperature": 0, "max_new_tokens": 200, "logit_bias": {eos: -100.0}}
     with Client(stack.redis_url) as client:
         running = client.submit(TextGenerationRequest.build("running when Redis dies", parameters=slow))
         queued = [client.submit(request) for request in mixed_requests(12, seed=3)]
@@ -228,3 +232,54 @@ def record(name: str, data: dict[str, Any]) -> None:
     """Measured figures go to test-artifacts/ (never asserted as times, except the 30 s bound)."""
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / f"delivery-{name}.json").write_text(json.dumps(data, indent=2))
+
+
+def test_the_client_raises_typed_errors_while_redis_is_away_and_rides_out_a_short_outage(
+    bare_stack: LocalStack, aof_redis: EmbeddedRedis
+) -> None:
+    stack = bare_stack
+    stack.start_worker(Queue.TEXT, FAST_LEASE)
+    stack.wait_ready((Queue.TEXT,))
+    broker = redis.Redis.from_url(aof_redis.url)
+    eos = generation_eos(stack)
+    slow = {"temperature": 0, "max_new_tokens": 200, "logit_bias": {eos: -100.0}}
+    with Client(stack.redis_url) as client:
+        job = client.submit(TextGenerationRequest.build("across an outage", parameters=slow))
+        wait_for(lambda: has_event(broker, job, EventType.TOKEN), "the job runs")
+        aof_redis.kill()
+        with pytest.raises(BrokerUnavailableError) as refused:
+            client.submit(TextClassificationRequest.build("Redis is away"))
+        assert "127.0.0.1" in str(refused.value) and refused.value.code == "broker_unavailable"
+        with pytest.raises(BrokerUnavailableError):
+            job.result(timeout=1)  # the outage outlasts this wait: typed, not a redis exception
+        outage = threading.Timer(2.0, aof_redis.start)  # a short outage, inside the next wait
+        outage.start()
+        result = job.result(timeout=180)
+        outage.join()
+        assert result.details.generated_tokens == 200
+
+
+def test_metrics_and_the_queue_list_show_waiting_and_in_flight_work(
+    bare_stack: LocalStack, aof_redis: EmbeddedRedis
+) -> None:
+    """What KEDA reads (LLEN of the queue list), and pipeq's gauges, see queued and in-flight work."""
+    stack = bare_stack
+    worker = stack.start_worker(Queue.TEXT, FAST_LEASE)
+    stack.wait_ready((Queue.TEXT,))
+    broker = redis.Redis.from_url(aof_redis.url)
+    eos = generation_eos(stack)
+    slow = {"temperature": 0, "max_new_tokens": 200, "logit_bias": {eos: -100.0}}
+    with Client(stack.redis_url) as client:
+        running = client.submit(TextGenerationRequest.build("busy", parameters=slow))
+        wait_for(lambda: has_event(broker, running, EventType.TOKEN), "the job runs")
+        worker.send_signal(signal.SIGSTOP)  # hold the state still while it is read
+        try:
+            waiting = [client.submit(TextClassificationRequest.build(f"wait {i}")) for i in range(3)]
+            assert broker.llen(Queue.TEXT.value) == 3, "queued work stays in the list KEDA and Flower read"
+            text = generate_latest(WorkerMetrics(broker).registry).decode()
+        finally:
+            worker.send_signal(signal.SIGCONT)
+        assert 'pipeq_queue_depth{queue="text"} 3.0' in text
+        assert 'pipeq_in_flight{queue="text"} 1.0' in text
+        assert 'pipeq_live_consumers{queue="text"} 1.0' in text
+        assert all(job.result(timeout=120).root for job in waiting)
