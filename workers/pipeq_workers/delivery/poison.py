@@ -26,6 +26,7 @@ from pipeq_client.protocol import (
     TASK_QUEUES,
     ErrorCode,
     EventType,
+    Queue,
     celery_task_name,
     events_key,
 )
@@ -36,6 +37,7 @@ __all__ = ["PIPEQ_TASK_NAMES", "Inspection", "bounded", "inspect_message", "reco
 log = logging.getLogger(__name__)
 
 PIPEQ_TASK_NAMES = frozenset(celery_task_name(task) for task in TASK_QUEUES)
+PIPEQ_QUEUES = frozenset(queue.value for queue in Queue)
 # The dead-letter list keeps the newest records only: a flood of junk must not fill Redis.
 DEAD_LETTER_MAX = 10_000
 # Echoed values (job ids, task names, excerpts) are cut: never megabytes into logs or events.
@@ -71,9 +73,12 @@ class _RefusedError(Exception):
         self.field = field
 
 
-def inspect_message(raw: bytes) -> Inspection:
+def inspect_message(raw: bytes, queue: str) -> Inspection:
     """The envelope if this is a well-formed Celery (protocol 2) message for a pipeq task
-    with exactly one positional argument; otherwise why not."""
+    with exactly one positional argument; otherwise why not. Queues that are not pipeq's
+    (remote-control replies to Flower or ``celery inspect``) only need a readable envelope."""
+    if queue not in PIPEQ_QUEUES:
+        return _inspect_envelope(raw)
     try:
         envelope = json.loads(raw)
     except (ValueError, RecursionError) as error:
@@ -88,6 +93,17 @@ def inspect_message(raw: bytes) -> Inspection:
     except _RefusedError as refused:
         return Inspection(None, refused.reason, refused.field, job_id, task)
     return Inspection(envelope, job_id=job_id, task=task)
+
+
+def _inspect_envelope(raw: bytes) -> Inspection:
+    try:
+        envelope = json.loads(raw)
+    except (ValueError, RecursionError) as error:
+        return Inspection(None, f"the message is not valid JSON: {bounded(str(error))}", "message")
+    properties = envelope.get("properties") if isinstance(envelope, dict) else None
+    if not isinstance(properties, dict) or not isinstance(properties.get("delivery_tag"), str):
+        return Inspection(None, "the message has no properties.delivery_tag", "properties")
+    return Inspection(envelope)
 
 
 def _job_id(headers: Any) -> str | None:

@@ -166,7 +166,7 @@ class Channel(redis_transport.Channel):
     def _accept(self, taken: Taken) -> bool:
         queue = taken.source.rsplit(self.sep, 1)[0]
         self._queue_cycle.rotate(queue)
-        inspection = inspect_message(taken.raw)
+        inspection = inspect_message(taken.raw, queue)
         if inspection.envelope is None:
             self._refuse(taken, inspection, queue)
             raise Empty()
