@@ -1,7 +1,7 @@
-"""The asyncio client (redis.asyncio): usable from FastAPI and other event loops without blocking.
+"""The asyncio client: the same ``core`` as :class:`pipeq_client.Client`, over redis.asyncio.
 
-Celery's producer is synchronous, so enqueueing runs in a worker thread (``asyncio.to_thread``);
-waiting for results and events uses ``XREAD BLOCK`` on redis.asyncio.
+Safe in FastAPI handlers and other event loops: a submit is one pipelined round trip on
+the loop (no thread hop); waiting uses ``XREAD BLOCK`` and ``asyncio.sleep``.
 """
 
 from __future__ import annotations
@@ -13,37 +13,22 @@ from typing import Any, Generic, Self
 
 import redis.asyncio as aioredis
 
-from pipeq_client import requests as build
-from pipeq_client.broker import make_producer
-from pipeq_client.errors import BlobMissingError
-from pipeq_client.events import DoneEvent, JobEvent, StreamEvent, decode_reply, result_from_event, stream_event
-from pipeq_client.jobs import Deadline, JobHandle, ResultT
-from pipeq_client.payload import build_payload
-from pipeq_client.protocol import TASK_QUEUES, cancel_key, celery_task_name
+from pipeq_client._methods import AsyncTaskMethods
+from pipeq_client.core import EventCursor, blob_ref, plan_submit, queue_cancel, queue_submit, with_blob
+from pipeq_client.events import DoneEvent, JobEvent, StreamEvent, result_from_event, stream_event
+from pipeq_client.jobs import JobHandle, ResultT
+from pipeq_client.liveness import live_consumers_args, no_worker_error
+from pipeq_client.outage import CONNECTION_ERRORS, broker_unavailable
+from pipeq_client.protocol import TASK_QUEUES, Queue, cancel_key
 from pipeq_client.settings import ClientSettings
-from pipeq_client.types import (
-    AudioClassificationResult,
-    AutomaticSpeechRecognitionResult,
-    Blob,
-    FeatureExtractionResult,
-    ImageClassificationResult,
-    ImageTextToTextResult,
-    ImageToTextResult,
-    ObjectDetectionResult,
-    SummarizationResult,
-    TaskRequest,
-    TextClassificationResult,
-    TextGenerationResult,
-    TextToSpeechResult,
-    TranslationResult,
-    ZeroShotClassificationResult,
-)
+from pipeq_client.status import JobStatus, job_status
+from pipeq_client.types import TaskRequest
 
 __all__ = ["AsyncClient", "AsyncJob"]
 
 
 class AsyncJob(Generic[ResultT]):
-    """A submitted request, awaited: ``await job.result()``, ``async for event in job.events()``."""
+    """A submitted request, awaited: ``await job.result()``, ``async for event in job.stream()``."""
 
     def __init__(self, client: AsyncClient, handle: JobHandle[ResultT]) -> None:
         self._client = client
@@ -54,16 +39,20 @@ class AsyncJob(Generic[ResultT]):
         return self.handle.id
 
     async def events(self, *, after: str = "0-0", timeout: float | None = None) -> AsyncIterator[JobEvent]:
-        """Every event after the stream id ``after`` (all by default), ending with the final one."""
-        deadline = Deadline(self.id, timeout or self._client.settings.default_timeout_s)
-        last_id = after
-        while True:
-            reply = await self._client.redis.xread({self.handle.events_key: last_id}, block=deadline.block_ms())
-            for event in decode_reply(reply):
-                last_id = event.id
+        """Every event after the stream id ``after`` (all by default), ending with the final one.
+        Rides out a Redis outage shorter than ``timeout``."""
+        settings = self._client.settings
+        cursor = EventCursor.open(
+            self.id, self.handle.events_key, after, timeout or settings.default_timeout_s, settings.redis_url
+        )
+        while not cursor.finished:
+            try:
+                reply = await self._client.redis.xread(cursor.streams(), block=cursor.block_ms())
+            except CONNECTION_ERRORS as error:
+                await asyncio.sleep(cursor.pause(error))
+                continue
+            for event in cursor.accept(reply):
                 yield event
-                if event.final:
-                    return
 
     async def stream(self, *, after: str = "0-0", timeout: float | None = None) -> AsyncIterator[StreamEvent]:
         """Typed events as they arrive: TokenEvent..., then DoneEvent (or the typed error raised).
@@ -77,11 +66,6 @@ class AsyncJob(Generic[ResultT]):
             if typed is not None:
                 yield typed
 
-    async def cancel(self) -> None:
-        """Cancels the job: a queued job never runs (JobCancelledError); a running generation stops
-        between steps and returns what it has, with finish_reason ``cancelled``."""
-        await self._client.redis.set(cancel_key(self.id), 1, ex=self._client.settings.result_ttl_s)
-
     async def result(self, timeout: float | None = None) -> ResultT:
         """The typed result; raises a :class:`~pipeq_client.errors.PipeqError` subclass on failure."""
         async for event in self.events(timeout=timeout):
@@ -89,15 +73,51 @@ class AsyncJob(Generic[ResultT]):
                 return await self._client.resolve(result_from_event(event, self.handle.result_type))
         raise AssertionError("unreachable: events() ends with a final event or raises")
 
+    async def cancel(self) -> None:
+        """Cancels the job: a queued job never runs (JobCancelledError); a running generation stops
+        between steps and returns what it has, with finish_reason ``cancelled``."""
+        round_trip = self._client.pipeline(f"cancelling job {self.id}")
+        async with round_trip as pipe:
+            queue_cancel(pipe, self.id, self._client.settings)
 
-class AsyncClient:
+    async def status(self) -> JobStatus:
+        """queued / running / done / failed / cancelled, in one round trip (see ``status.py``)."""
+        round_trip = self._client.pipeline(f"reading job {self.id}")
+        async with round_trip as pipe:
+            pipe.xrevrange(self.handle.events_key, count=1)
+            pipe.exists(cancel_key(self.id))
+        last, cancelled = round_trip.replies
+        return job_status(self.id, last, cancelled)
+
+
+class _AsyncPipeline:
+    """One round trip: commands queued in the ``async with`` block are sent on exit."""
+
+    def __init__(self, client: AsyncClient, what: str) -> None:
+        self.client = client
+        self.what = what
+        self.pipe = client.redis.pipeline(transaction=False)
+        self.replies: list[Any] = []
+
+    async def __aenter__(self) -> Any:
+        return self.pipe
+
+    async def __aexit__(self, kind: type[BaseException] | None, *rest: BaseException | TracebackType | None) -> None:
+        if kind is not None:
+            return
+        try:
+            self.replies = await self.pipe.execute()
+        except CONNECTION_ERRORS as error:
+            raise broker_unavailable(self.client.settings.redis_url, error, self.what) from error
+
+
+class AsyncClient(AsyncTaskMethods):
     """The asyncio twin of :class:`pipeq_client.Client`."""
 
     def __init__(self, redis_url: str | None = None, *, settings: ClientSettings | None = None) -> None:
         base = settings or ClientSettings()
         self.settings = base if redis_url is None else base.model_copy(update={"redis_url": redis_url})
         self.redis: aioredis.Redis = aioredis.Redis.from_url(self.settings.redis_url)
-        self._producer = make_producer(self.settings)
 
     async def __aenter__(self) -> Self:
         return self
@@ -106,25 +126,34 @@ class AsyncClient:
         await self.close()
 
     async def close(self) -> None:
-        self._producer.close()
         await self.redis.aclose()
 
-    async def submit(self, request: TaskRequest[ResultT], job_id: str | None = None) -> AsyncJob[ResultT]:
-        """Validates sizes, claim-checks large inputs, and enqueues by task name.
+    def pipeline(self, what: str) -> _AsyncPipeline:
+        """Commands sent in one round trip; a lost Redis raises BrokerUnavailableError naming ``what``."""
+        return _AsyncPipeline(self, what)
 
-        ``job_id``: your own id (e.g. an idempotency key); default a random UUID."""
-        payload = build_payload(request, self.settings)
-        for key, data in payload.uploads.items():
-            await self.redis.set(key, data, ex=self.settings.blob_ttl_s)
-        task = type(request).task
-        sent = await asyncio.to_thread(
-            self._producer.send_task,
-            celery_task_name(task),
-            args=[payload.body],
-            queue=TASK_QUEUES[task].value,
-            task_id=job_id,
-        )
-        return AsyncJob(self, JobHandle(sent.id, task, type(request).result_type))  # type: ignore[arg-type]
+    async def live_consumers(self, queue: Queue) -> int:
+        """How many workers consume ``queue`` right now (registered, with a live lease)."""
+        try:
+            return int(await self.redis.eval(*live_consumers_args(queue)))
+        except CONNECTION_ERRORS as error:
+            raise broker_unavailable(self.settings.redis_url, error, "checking workers") from error
+
+    async def submit(
+        self, request: TaskRequest[ResultT], job_id: str | None = None, *, require_worker: bool | None = None
+    ) -> AsyncJob[ResultT]:
+        """Validates sizes, claim-checks large inputs, and enqueues by task name: one round trip.
+
+        ``job_id``: your own id (e.g. an idempotency key); default a random UUID.
+        ``require_worker`` (default: the ``require_worker`` setting): raise NoWorkerError at once
+        if no live worker consumes the task's queue, instead of queueing until one starts."""
+        plan = plan_submit(request, self.settings, job_id)
+        wanted = self.settings.require_worker if require_worker is None else require_worker
+        if wanted and await self.live_consumers(TASK_QUEUES[plan.task]) == 0:
+            raise no_worker_error(TASK_QUEUES[plan.task])
+        async with self.pipeline(f"submitting {plan.task.value}") as pipe:
+            queue_submit(pipe, plan, self.settings)
+        return AsyncJob(self, JobHandle(plan.job_id, plan.task, type(request).result_type))  # type: ignore[arg-type]
 
     async def run(self, request: TaskRequest[ResultT], timeout: float | None = None) -> ResultT:
         """``await (await submit(request)).result(timeout)``."""
@@ -136,101 +165,10 @@ class AsyncClient:
 
     async def resolve(self, result: ResultT) -> ResultT:
         """Fetches claim-checked binary outputs (TTS audio) so the result carries the bytes."""
-        if isinstance(result, TextToSpeechResult) and result.audio.ref is not None:
-            data = await self.redis.get(result.audio.ref)
-            if data is None:
-                raise BlobMissingError(f"audio output {result.audio.ref} expired", field="audio")
-            return result.model_copy(update={"audio": Blob(data=data)})
-        return result
-
-    # One method per task, like huggingface_hub's InferenceClient. ``parameters`` are the task's
-    # Parameters fields; unknown names and bad values raise RequestValidationError.
-
-    async def text_generation(
-        self, prompt: str, *, model: str | None = None, timeout: float | None = None, **parameters: Any
-    ) -> TextGenerationResult:
-        return await self.run(build.text_generation(prompt, model, parameters), timeout)
-
-    async def text_classification(
-        self, text: str, *, model: str | None = None, timeout: float | None = None, **parameters: Any
-    ) -> TextClassificationResult:
-        return await self.run(build.text_classification(text, model, parameters), timeout)
-
-    async def summarization(
-        self, text: str, *, model: str | None = None, timeout: float | None = None, **parameters: Any
-    ) -> SummarizationResult:
-        return await self.run(build.summarization(text, model, parameters), timeout)
-
-    async def translation(
-        self, text: str, *, model: str | None = None, timeout: float | None = None, **parameters: Any
-    ) -> TranslationResult:
-        return await self.run(build.translation(text, model, parameters), timeout)
-
-    async def zero_shot_classification(
-        self,
-        text: str,
-        candidate_labels: list[str],
-        *,
-        model: str | None = None,
-        timeout: float | None = None,
-        **parameters: Any,
-    ) -> ZeroShotClassificationResult:
-        return await self.run(build.zero_shot_classification(text, candidate_labels, model, parameters), timeout)
-
-    async def feature_extraction(
-        self, text: str | list[str], *, model: str | None = None, timeout: float | None = None, **parameters: Any
-    ) -> FeatureExtractionResult:
-        return await self.run(build.feature_extraction(text, model, parameters), timeout)
-
-    async def image_to_text(
-        self, image: bytes, *, model: str | None = None, timeout: float | None = None, **parameters: Any
-    ) -> ImageToTextResult:
-        return await self.run(build.image_to_text(image, model, parameters), timeout)
-
-    async def image_classification(
-        self, image: bytes, *, model: str | None = None, timeout: float | None = None, **parameters: Any
-    ) -> ImageClassificationResult:
-        return await self.run(build.image_classification(image, model, parameters), timeout)
-
-    async def object_detection(
-        self, image: bytes, *, model: str | None = None, timeout: float | None = None, **parameters: Any
-    ) -> ObjectDetectionResult:
-        return await self.run(build.object_detection(image, model, parameters), timeout)
-
-    async def image_text_to_text(
-        self,
-        images: bytes | list[bytes],
-        text: str,
-        *,
-        model: str | None = None,
-        timeout: float | None = None,
-        **parameters: Any,
-    ) -> ImageTextToTextResult:
-        return await self.run(build.image_text_to_text(images, text, model, parameters), timeout)
-
-    async def automatic_speech_recognition(
-        self,
-        audio: bytes,
-        *,
-        sampling_rate: int | None = None,
-        model: str | None = None,
-        timeout: float | None = None,
-        **parameters: Any,
-    ) -> AutomaticSpeechRecognitionResult:
-        return await self.run(build.automatic_speech_recognition(audio, sampling_rate, model, parameters), timeout)
-
-    async def audio_classification(
-        self,
-        audio: bytes,
-        *,
-        sampling_rate: int | None = None,
-        model: str | None = None,
-        timeout: float | None = None,
-        **parameters: Any,
-    ) -> AudioClassificationResult:
-        return await self.run(build.audio_classification(audio, sampling_rate, model, parameters), timeout)
-
-    async def text_to_speech(
-        self, text: str, *, model: str | None = None, timeout: float | None = None, **parameters: Any
-    ) -> TextToSpeechResult:
-        return await self.run(build.text_to_speech(text, model, parameters), timeout)
+        ref = blob_ref(result)
+        if ref is None:
+            return result
+        try:
+            return with_blob(result, ref, await self.redis.get(ref))
+        except CONNECTION_ERRORS as error:
+            raise broker_unavailable(self.settings.redis_url, error, "fetching the audio output") from error

@@ -1,38 +1,28 @@
-"""The synchronous client: ``Client.submit(request) -> Job``; ``Job.result()`` / ``Job.events()``."""
+"""The synchronous client: a thin shell over ``core`` (redis-py, ``time.sleep``).
+
+``Client.submit(request) -> Job``; ``Job.result()``, ``Job.stream()``, ``Job.events()``,
+``Job.status()``, ``Job.cancel()``. The per-task methods come from ``_methods.TaskMethods``.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Any, Generic, Self
+from typing import Generic, Self
 
 import redis
 
-from pipeq_client import requests as build
-from pipeq_client.broker import make_producer
-from pipeq_client.errors import BlobMissingError
-from pipeq_client.events import DoneEvent, JobEvent, StreamEvent, decode_reply, result_from_event, stream_event
-from pipeq_client.jobs import Deadline, JobHandle, ResultT
-from pipeq_client.payload import build_payload
-from pipeq_client.protocol import TASK_QUEUES, cancel_key, celery_task_name
+from pipeq_client._methods import TaskMethods
+from pipeq_client.core import EventCursor, blob_ref, plan_submit, queue_cancel, queue_submit, with_blob
+from pipeq_client.events import DoneEvent, JobEvent, StreamEvent, result_from_event, stream_event
+from pipeq_client.jobs import JobHandle, ResultT
+from pipeq_client.liveness import live_consumers_args, no_worker_error
+from pipeq_client.outage import CONNECTION_ERRORS, broker_unavailable
+from pipeq_client.protocol import TASK_QUEUES, Queue, cancel_key
 from pipeq_client.settings import ClientSettings
-from pipeq_client.types import (
-    AudioClassificationResult,
-    AutomaticSpeechRecognitionResult,
-    Blob,
-    FeatureExtractionResult,
-    ImageClassificationResult,
-    ImageTextToTextResult,
-    ImageToTextResult,
-    ObjectDetectionResult,
-    SummarizationResult,
-    TaskRequest,
-    TextClassificationResult,
-    TextGenerationResult,
-    TextToSpeechResult,
-    TranslationResult,
-    ZeroShotClassificationResult,
-)
+from pipeq_client.status import JobStatus, job_status
+from pipeq_client.types import TaskRequest
 
 __all__ = ["Client", "Job"]
 
@@ -49,16 +39,19 @@ class Job(Generic[ResultT]):
         return self.handle.id
 
     def events(self, *, after: str = "0-0", timeout: float | None = None) -> Iterator[JobEvent]:
-        """Every event after the stream id ``after`` (all by default), ending with the final one."""
-        deadline = Deadline(self.id, timeout or self._client.settings.default_timeout_s)
-        last_id = after
-        while True:
-            reply = self._client.redis.xread({self.handle.events_key: last_id}, block=deadline.block_ms())
-            for event in decode_reply(reply):
-                last_id = event.id
-                yield event
-                if event.final:
-                    return
+        """Every event after the stream id ``after`` (all by default), ending with the final one.
+        Rides out a Redis outage shorter than ``timeout``."""
+        settings = self._client.settings
+        cursor = EventCursor.open(
+            self.id, self.handle.events_key, after, timeout or settings.default_timeout_s, settings.redis_url
+        )
+        while not cursor.finished:
+            try:
+                reply = self._client.redis.xread(cursor.streams(), block=cursor.block_ms())
+            except CONNECTION_ERRORS as error:
+                time.sleep(cursor.pause(error))
+                continue
+            yield from cursor.accept(reply)
 
     def stream(self, *, after: str = "0-0", timeout: float | None = None) -> Iterator[StreamEvent]:
         """Typed events as they arrive: TokenEvent..., then DoneEvent (or the typed error raised).
@@ -72,11 +65,6 @@ class Job(Generic[ResultT]):
             if typed is not None:
                 yield typed
 
-    def cancel(self) -> None:
-        """Cancels the job: a queued job never runs (JobCancelledError); a running generation stops
-        between steps and returns what it has, with finish_reason ``cancelled``."""
-        self._client.redis.set(cancel_key(self.id), 1, ex=self._client.settings.result_ttl_s)
-
     def result(self, timeout: float | None = None) -> ResultT:
         """The typed result; raises a :class:`~pipeq_client.errors.PipeqError` subclass on failure."""
         for event in self.events(timeout=timeout):
@@ -84,8 +72,44 @@ class Job(Generic[ResultT]):
                 return self._client.resolve(result_from_event(event, self.handle.result_type))
         raise AssertionError("unreachable: events() ends with a final event or raises")
 
+    def cancel(self) -> None:
+        """Cancels the job: a queued job never runs (JobCancelledError); a running generation stops
+        between steps and returns what it has, with finish_reason ``cancelled``."""
+        with self._client.pipeline(f"cancelling job {self.id}") as pipe:
+            queue_cancel(pipe, self.id, self._client.settings)
 
-class Client:
+    def status(self) -> JobStatus:
+        """queued / running / done / failed / cancelled, in one round trip (see ``status.py``)."""
+        round_trip = self._client.pipeline(f"reading job {self.id}")
+        with round_trip as pipe:
+            pipe.xrevrange(self.handle.events_key, count=1)
+            pipe.exists(cancel_key(self.id))
+        last, cancelled = round_trip.replies
+        return job_status(self.id, last, cancelled)
+
+
+class _Pipeline:
+    """One round trip: commands queued in the ``with`` block are sent on exit; replies kept."""
+
+    def __init__(self, client: Client, what: str) -> None:
+        self.client = client
+        self.what = what
+        self.pipe = client.redis.pipeline(transaction=False)
+        self.replies: list[object] = []
+
+    def __enter__(self) -> redis.client.Pipeline:
+        return self.pipe
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: BaseException | TracebackType | None) -> None:
+        if kind is not None:
+            return
+        try:
+            self.replies = self.pipe.execute()
+        except CONNECTION_ERRORS as error:
+            raise broker_unavailable(self.client.settings.redis_url, error, self.what) from error
+
+
+class Client(TaskMethods):
     """Enqueues typed requests into Redis and reads typed results back.
 
     ``Client()`` reads ``PIPEQ_*`` environment variables; arguments override them.
@@ -95,7 +119,6 @@ class Client:
         base = settings or ClientSettings()
         self.settings = base if redis_url is None else base.model_copy(update={"redis_url": redis_url})
         self.redis: redis.Redis = redis.Redis.from_url(self.settings.redis_url)
-        self._producer = make_producer(self.settings)
 
     def __enter__(self) -> Self:
         return self
@@ -104,19 +127,34 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        self._producer.close()
         self.redis.close()
 
-    def submit(self, request: TaskRequest[ResultT], job_id: str | None = None) -> Job[ResultT]:
-        """Validates sizes, claim-checks large inputs, and enqueues by task name. Returns at once.
+    def pipeline(self, what: str) -> _Pipeline:
+        """Commands sent in one round trip; a lost Redis raises BrokerUnavailableError naming ``what``."""
+        return _Pipeline(self, what)
 
-        ``job_id``: your own id (e.g. an idempotency key); default a random UUID."""
-        payload = build_payload(request, self.settings)
-        for key, data in payload.uploads.items():
-            self.redis.set(key, data, ex=self.settings.blob_ttl_s)
-        task = type(request).task
-        sent = self._producer.send_task(celery_task_name(task), args=[payload.body], queue=TASK_QUEUES[task].value)
-        return Job(self, JobHandle(sent.id, task, type(request).result_type))  # type: ignore[arg-type]
+    def live_consumers(self, queue: Queue) -> int:
+        """How many workers consume ``queue`` right now (registered, with a live lease)."""
+        try:
+            return int(self.redis.eval(*live_consumers_args(queue)))
+        except CONNECTION_ERRORS as error:
+            raise broker_unavailable(self.settings.redis_url, error, "checking workers") from error
+
+    def submit(
+        self, request: TaskRequest[ResultT], job_id: str | None = None, *, require_worker: bool | None = None
+    ) -> Job[ResultT]:
+        """Validates sizes, claim-checks large inputs, and enqueues by task name: one round trip.
+
+        ``job_id``: your own id (e.g. an idempotency key); default a random UUID.
+        ``require_worker`` (default: the ``require_worker`` setting): raise NoWorkerError at once
+        if no live worker consumes the task's queue, instead of queueing until one starts."""
+        plan = plan_submit(request, self.settings, job_id)
+        wanted = self.settings.require_worker if require_worker is None else require_worker
+        if wanted and self.live_consumers(TASK_QUEUES[plan.task]) == 0:
+            raise no_worker_error(TASK_QUEUES[plan.task])
+        with self.pipeline(f"submitting {plan.task.value}") as pipe:
+            queue_submit(pipe, plan, self.settings)
+        return Job(self, JobHandle(plan.job_id, plan.task, type(request).result_type))  # type: ignore[arg-type]
 
     def run(self, request: TaskRequest[ResultT], timeout: float | None = None) -> ResultT:
         """``submit(request).result(timeout)``."""
@@ -128,101 +166,10 @@ class Client:
 
     def resolve(self, result: ResultT) -> ResultT:
         """Fetches claim-checked binary outputs (TTS audio) so the result carries the bytes."""
-        if isinstance(result, TextToSpeechResult) and result.audio.ref is not None:
-            data = self.redis.get(result.audio.ref)
-            if data is None:
-                raise BlobMissingError(f"audio output {result.audio.ref} expired", field="audio")
-            return result.model_copy(update={"audio": Blob(data=data)})
-        return result
-
-    # One method per task, like huggingface_hub's InferenceClient. ``parameters`` are the task's
-    # Parameters fields; unknown names and bad values raise RequestValidationError.
-
-    def text_generation(
-        self, prompt: str, *, model: str | None = None, timeout: float | None = None, **parameters: Any
-    ) -> TextGenerationResult:
-        return self.run(build.text_generation(prompt, model, parameters), timeout)
-
-    def text_classification(
-        self, text: str, *, model: str | None = None, timeout: float | None = None, **parameters: Any
-    ) -> TextClassificationResult:
-        return self.run(build.text_classification(text, model, parameters), timeout)
-
-    def summarization(
-        self, text: str, *, model: str | None = None, timeout: float | None = None, **parameters: Any
-    ) -> SummarizationResult:
-        return self.run(build.summarization(text, model, parameters), timeout)
-
-    def translation(
-        self, text: str, *, model: str | None = None, timeout: float | None = None, **parameters: Any
-    ) -> TranslationResult:
-        return self.run(build.translation(text, model, parameters), timeout)
-
-    def zero_shot_classification(
-        self,
-        text: str,
-        candidate_labels: list[str],
-        *,
-        model: str | None = None,
-        timeout: float | None = None,
-        **parameters: Any,
-    ) -> ZeroShotClassificationResult:
-        return self.run(build.zero_shot_classification(text, candidate_labels, model, parameters), timeout)
-
-    def feature_extraction(
-        self, text: str | list[str], *, model: str | None = None, timeout: float | None = None, **parameters: Any
-    ) -> FeatureExtractionResult:
-        return self.run(build.feature_extraction(text, model, parameters), timeout)
-
-    def image_to_text(
-        self, image: bytes, *, model: str | None = None, timeout: float | None = None, **parameters: Any
-    ) -> ImageToTextResult:
-        return self.run(build.image_to_text(image, model, parameters), timeout)
-
-    def image_classification(
-        self, image: bytes, *, model: str | None = None, timeout: float | None = None, **parameters: Any
-    ) -> ImageClassificationResult:
-        return self.run(build.image_classification(image, model, parameters), timeout)
-
-    def object_detection(
-        self, image: bytes, *, model: str | None = None, timeout: float | None = None, **parameters: Any
-    ) -> ObjectDetectionResult:
-        return self.run(build.object_detection(image, model, parameters), timeout)
-
-    def image_text_to_text(
-        self,
-        images: bytes | list[bytes],
-        text: str,
-        *,
-        model: str | None = None,
-        timeout: float | None = None,
-        **parameters: Any,
-    ) -> ImageTextToTextResult:
-        return self.run(build.image_text_to_text(images, text, model, parameters), timeout)
-
-    def automatic_speech_recognition(
-        self,
-        audio: bytes,
-        *,
-        sampling_rate: int | None = None,
-        model: str | None = None,
-        timeout: float | None = None,
-        **parameters: Any,
-    ) -> AutomaticSpeechRecognitionResult:
-        return self.run(build.automatic_speech_recognition(audio, sampling_rate, model, parameters), timeout)
-
-    def audio_classification(
-        self,
-        audio: bytes,
-        *,
-        sampling_rate: int | None = None,
-        model: str | None = None,
-        timeout: float | None = None,
-        **parameters: Any,
-    ) -> AudioClassificationResult:
-        return self.run(build.audio_classification(audio, sampling_rate, model, parameters), timeout)
-
-    def text_to_speech(
-        self, text: str, *, model: str | None = None, timeout: float | None = None, **parameters: Any
-    ) -> TextToSpeechResult:
-        return self.run(build.text_to_speech(text, model, parameters), timeout)
+        ref = blob_ref(result)
+        if ref is None:
+            return result
+        try:
+            return with_blob(result, ref, self.redis.get(ref))
+        except CONNECTION_ERRORS as error:
+            raise broker_unavailable(self.settings.redis_url, error, "fetching the audio output") from error

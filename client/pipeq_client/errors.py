@@ -5,10 +5,14 @@
     │   └── UnsupportedParameterError        valid, but not available with this model/worker
     ├── InvalidInputError         (ValueError) undecodable image/audio, wrong format
     ├── PayloadTooLargeError      (ValueError) input over the size limit
+    │   └── InputTooLongError                    text over the model's token limit (names limit and length)
     ├── BlobMissingError                       a claim-checked payload expired or vanished
+    ├── BrokerUnavailableError    (ConnectionError) Redis cannot be reached (submit, result, stream)
     ├── ModelNotAllowedError                   the model is not in the worker's registry
+    ├── NoWorkerError                          no live worker consumes the queue (require_worker)
     ├── JobTimeoutError           (TimeoutError) no result within the client's timeout
     ├── JobCancelledError                      the job was cancelled
+    ├── TimeLimitError                         the job ran past the worker's time limit for its task
     ├── DeadLetterError                        redelivered too often; parked in the dead-letter list
     └── WorkerError                            anything else that failed in the worker
 
@@ -24,14 +28,18 @@ from pipeq_client.protocol import ErrorCode
 
 __all__ = [
     "BlobMissingError",
+    "BrokerUnavailableError",
     "DeadLetterError",
+    "InputTooLongError",
     "InvalidInputError",
     "JobCancelledError",
     "JobTimeoutError",
     "ModelNotAllowedError",
+    "NoWorkerError",
     "PayloadTooLargeError",
     "PipeqError",
     "RequestValidationError",
+    "TimeLimitError",
     "UnsupportedParameterError",
     "WorkerError",
     "error_from_wire",
@@ -77,10 +85,22 @@ class PayloadTooLargeError(PipeqError, ValueError):
     code = ErrorCode.PAYLOAD_TOO_LARGE
 
 
+class InputTooLongError(PayloadTooLargeError):
+    """The text is longer than the model takes (its token positions); the message names both."""
+
+    code = ErrorCode.INPUT_TOO_LONG
+
+
 class BlobMissingError(PipeqError):
     """A claim-checked payload expired before the worker read it."""
 
     code = ErrorCode.BLOB_MISSING
+
+
+class BrokerUnavailableError(PipeqError, ConnectionError):
+    """Redis (the broker and the event streams) could not be reached in time."""
+
+    code = ErrorCode.BROKER_UNAVAILABLE
 
 
 class ModelNotAllowedError(PipeqError):
@@ -89,16 +109,28 @@ class ModelNotAllowedError(PipeqError):
     code = ErrorCode.MODEL_NOT_ALLOWED
 
 
+class NoWorkerError(PipeqError):
+    """No live worker consumes the request's queue (checked only with ``require_worker``)."""
+
+    code = ErrorCode.NO_WORKER
+
+
 class JobTimeoutError(PipeqError, TimeoutError):
     """No result arrived within the client's timeout (the job may still run)."""
 
-    code = ErrorCode.WORKER_ERROR
+    code = ErrorCode.JOB_TIMEOUT
 
 
 class JobCancelledError(PipeqError):
     """The job was cancelled."""
 
     code = ErrorCode.CANCELLED
+
+
+class TimeLimitError(PipeqError):
+    """The worker gave up on the job at its task's time limit (``PIPEQ_MAX_TASK_SECONDS``)."""
+
+    code = ErrorCode.TIME_LIMIT
 
 
 class DeadLetterError(PipeqError):
@@ -118,9 +150,14 @@ _BY_CODE: dict[ErrorCode, type[PipeqError]] = {
     ErrorCode.UNSUPPORTED_PARAMETER: UnsupportedParameterError,
     ErrorCode.INVALID_INPUT: InvalidInputError,
     ErrorCode.PAYLOAD_TOO_LARGE: PayloadTooLargeError,
+    ErrorCode.INPUT_TOO_LONG: InputTooLongError,
     ErrorCode.BLOB_MISSING: BlobMissingError,
+    ErrorCode.BROKER_UNAVAILABLE: BrokerUnavailableError,
     ErrorCode.MODEL_NOT_ALLOWED: ModelNotAllowedError,
+    ErrorCode.NO_WORKER: NoWorkerError,
     ErrorCode.CANCELLED: JobCancelledError,
+    ErrorCode.TIME_LIMIT: TimeLimitError,
+    ErrorCode.JOB_TIMEOUT: JobTimeoutError,
     ErrorCode.DEAD_LETTER: DeadLetterError,
     ErrorCode.WORKER_ERROR: WorkerError,
 }

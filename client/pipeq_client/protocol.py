@@ -11,6 +11,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
+    "CONSUMERS_KEY",
     "DEAD_LETTER_KEY",
     "ErrorCode",
     "EventType",
@@ -23,11 +24,16 @@ __all__ = [
     "cancel_key",
     "celery_task_name",
     "events_key",
+    "inflight_key",
+    "lease_key",
     "result_backend_url",
 ]
 
 KEY_PREFIX = "pipeq"
 DEAD_LETTER_KEY = f"{KEY_PREFIX}:dead-letter"
+# Reliable delivery: every consuming worker registers here (consumer id -> JSON record) and
+# holds a lease; its in-flight messages sit in lists that outlive it (see inflight_key).
+CONSUMERS_KEY = f"{KEY_PREFIX}:consumers"
 
 
 class Queue(StrEnum):
@@ -76,6 +82,9 @@ TASK_QUEUES: dict[Task, Queue] = {
 class EventType(StrEnum):
     """Types of the events on a job's Redis Stream."""
 
+    # Published right before the handler runs (again on each redelivery): Job.status() reads
+    # "running" from it. Readers of the typed stream skip it.
+    STARTED = "started"
     TOKEN = "token"
     PROGRESS = "progress"
     RESET = "reset"
@@ -89,11 +98,16 @@ class ErrorCode(StrEnum):
     INVALID_REQUEST = "invalid_request"
     INVALID_INPUT = "invalid_input"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    INPUT_TOO_LONG = "input_too_long"
     BLOB_MISSING = "blob_missing"
+    BROKER_UNAVAILABLE = "broker_unavailable"
     MODEL_NOT_ALLOWED = "model_not_allowed"
+    NO_WORKER = "no_worker"
     UNSUPPORTED_PARAMETER = "unsupported_parameter"
     DEAD_LETTER = "dead_letter"
     CANCELLED = "cancelled"
+    TIME_LIMIT = "time_limit"
+    JOB_TIMEOUT = "job_timeout"
     WORKER_ERROR = "worker_error"
 
 
@@ -120,6 +134,17 @@ def cancel_key(job_id: str) -> str:
 def blob_key(blob_id: str) -> str:
     """A claim-checked binary payload (large image/audio input or TTS output)."""
     return f"{KEY_PREFIX}:blob:{blob_id}"
+
+
+def lease_key(consumer_id: str) -> str:
+    """A consumer's lease: exists (with a TTL) while the consumer is alive and renews it."""
+    return f"{KEY_PREFIX}:lease:{consumer_id}"
+
+
+def inflight_key(consumer_id: str, source: str) -> str:
+    """The consumer's in-flight list for messages taken from the list ``source`` (atomically,
+    with BLMOVE/LMOVE): a message is always in its queue or in exactly one such list."""
+    return f"{KEY_PREFIX}:inflight:{consumer_id}:{source}"
 
 
 def result_backend_url(broker_url: str) -> str:

@@ -21,6 +21,9 @@ class ClientSettings(BaseSettings):
     max_payload_bytes: int = Field(32 * 1024 * 1024, ge=1, description="Largest binary input accepted.")
     blob_ttl_s: int = Field(3600, ge=1, description="TTL of claim-checked payloads.")
     default_timeout_s: float = Field(300.0, gt=0, description="Default wait for Job.result().")
+    require_worker: bool = Field(
+        False, description="submit() raises NoWorkerError at once when no live worker consumes the queue."
+    )
     visibility_timeout_s: int = Field(
         7200, ge=1, description="Redis transport visibility timeout; every app on the broker must agree."
     )

@@ -8,9 +8,13 @@ import pydantic
 
 from pipeq_client.errors import RequestValidationError
 
-__all__ = ["describe_errors", "to_request_error", "validate_request"]
+__all__ = ["describe_errors", "shown", "to_request_error", "validate_request"]
 
 _MAX_SHOWN_VALUE = 60
+# A message names at most this many problems, and field paths at most this long: a payload
+# with thousands of bad keys (or a megabyte-long key) must not produce a message as large.
+_MAX_SHOWN_ERRORS = 10
+_MAX_FIELD_CHARS = 120
 
 
 # Tags of the discriminated ``inputs`` unions (prompt vs chat messages): pydantic puts the
@@ -22,12 +26,14 @@ def _location(loc: tuple[int | str, ...]) -> str:
     parts = list(loc)
     if len(parts) > 1 and parts[0] == "inputs" and parts[1] in _INPUT_TAGS:
         del parts[1]
-    return ".".join(str(part) for part in parts) or "request"
+    path = ".".join(str(part) for part in parts) or "request"
+    return path if len(path) <= _MAX_FIELD_CHARS else path[: _MAX_FIELD_CHARS - 3] + "..."
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any, limit: int = _MAX_SHOWN_VALUE) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a message never echoes a huge input whole."""
     text = repr(value)
-    return text if len(text) <= _MAX_SHOWN_VALUE else text[: _MAX_SHOWN_VALUE - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def describe_errors(error: pydantic.ValidationError) -> list[tuple[str, str]]:
@@ -39,7 +45,7 @@ def describe_errors(error: pydantic.ValidationError) -> list[tuple[str, str]]:
         if item["type"] == "extra_forbidden":
             message = "unknown field (not a parameter of this task)"
         elif item["type"] != "missing":
-            message = f"{message}, got {_shown(item.get('input'))}"
+            message = f"{message}, got {shown(item.get('input'))}"
         described.append((field, f"{field}: {message}"))
     return described
 
@@ -47,7 +53,10 @@ def describe_errors(error: pydantic.ValidationError) -> list[tuple[str, str]]:
 def to_request_error(error: pydantic.ValidationError) -> RequestValidationError:
     described = describe_errors(error)
     field = described[0][0] if described else None
-    return RequestValidationError("; ".join(text for _, text in described), field=field)
+    message = "; ".join(text for _, text in described[:_MAX_SHOWN_ERRORS])
+    if len(described) > _MAX_SHOWN_ERRORS:
+        message += f"; and {len(described) - _MAX_SHOWN_ERRORS} more problems"
+    return RequestValidationError(message, field=field)
 
 
 def validate_request(model: type[pydantic.BaseModel], payload: Any) -> Any:

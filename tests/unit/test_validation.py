@@ -2,87 +2,115 @@
 
 import pytest
 
-from pipeq_client import requests as build
 from pipeq_client.errors import PayloadTooLargeError, RequestValidationError
 from pipeq_client.payload import build_payload
 from pipeq_client.settings import ClientSettings
-from pipeq_client.types import ImageClassificationRequest, TextGenerationRequest
+from pipeq_client.types import (
+    AudioClassificationRequest,
+    FeatureExtractionRequest,
+    ImageClassificationRequest,
+    ImageToTextRequest,
+    ObjectDetectionRequest,
+    SummarizationRequest,
+    TextClassificationRequest,
+    TextGenerationRequest,
+    TextToSpeechRequest,
+    TranslationRequest,
+    ZeroShotClassificationRequest,
+)
 
 pytestmark = pytest.mark.unit
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 CASES = [
-    ("empty text", lambda: build.text_classification("", None, {}), "inputs", "must not be empty"),
-    ("blank text", lambda: build.summarization("   ", None, {}), "inputs", "only whitespace"),
+    ("empty text", lambda: TextClassificationRequest.build("", None, {}), "inputs", "must not be empty"),
+    ("blank text", lambda: SummarizationRequest.build("   ", None, {}), "inputs", "only whitespace"),
     (
         "missing candidate_labels",
-        lambda: build.text_classification("hi", None, {"candidate_labels": ["a"]}),
+        lambda: TextClassificationRequest.build("hi", None, {"candidate_labels": ["a"]}),
         "parameters.candidate_labels",
         "unknown field",
     ),
     (
         "zero-shot without labels",
-        lambda: build.zero_shot_classification("hi", [], None, {}),
+        lambda: ZeroShotClassificationRequest.build("hi", None, {"candidate_labels": []}),
         "parameters.candidate_labels",
         "at least 1 item",
     ),
     (
         "template without {}",
-        lambda: build.zero_shot_classification("hi", ["a"], None, {"hypothesis_template": "no slot"}),
+        lambda: ZeroShotClassificationRequest.build(
+            "hi", None, {"candidate_labels": ["a"], "hypothesis_template": "no slot"}
+        ),
         "parameters.hypothesis_template",
-        "must contain {}",
+        "must contain exactly one {} placeholder",
     ),
     (
         "unknown parameter",
-        lambda: build.text_generation("hi", None, {"tempreature": 1}),
+        lambda: TextGenerationRequest.build("hi", None, {"tempreature": 1}),
         "parameters.tempreature",
         "unknown field",
     ),
-    ("top_p out of range", lambda: build.text_generation("hi", None, {"top_p": 1.5}), "parameters.top_p", "1.5"),
-    ("top_p zero", lambda: build.text_generation("hi", None, {"top_p": 0}), "parameters.top_p", "greater than 0"),
+    ("top_p out of range", lambda: TextGenerationRequest.build("hi", None, {"top_p": 1.5}), "parameters.top_p", "1.5"),
+    ("top_p zero", lambda: TextGenerationRequest.build("hi", None, {"top_p": 0}), "parameters.top_p", "greater than 0"),
     (
         "negative top_k",
-        lambda: build.image_classification(PNG, None, {"top_k": 0}),
+        lambda: ImageClassificationRequest.build(PNG, None, {"top_k": 0}),
         "parameters.top_k",
         "greater than or equal to 1",
     ),
     (
         "threshold > 1",
-        lambda: build.object_detection(PNG, None, {"threshold": 2}),
+        lambda: ObjectDetectionRequest.build(PNG, None, {"threshold": 2}),
         "parameters.threshold",
         "less than or equal to 1",
     ),
-    ("empty image", lambda: build.image_to_text(b"", None, {}), "inputs", "must not be empty"),
+    ("empty image", lambda: ImageToTextRequest.build(b"", None, {}), "inputs", "must not be empty"),
     (
         "bad pooling",
-        lambda: build.feature_extraction("hi", None, {"pooling": "max"}),
+        lambda: FeatureExtractionRequest.build("hi", None, {"pooling": "max"}),
         "parameters.pooling",
         "'none', 'mean' or 'cls'",
     ),
-    ("empty text list", lambda: build.feature_extraction([], None, {}), "inputs", "at least 1 item"),
-    ("blank text in list", lambda: build.feature_extraction(["ok", " "], None, {}), "inputs.1", "must not be empty"),
-    ("odd PCM length", lambda: build.audio_classification(b"abc", 16000, None, {}), "inputs", "multiple of 4"),
+    ("empty text list", lambda: FeatureExtractionRequest.build([], None, {}), "inputs", "at least 1 item"),
+    (
+        "blank text in list",
+        lambda: FeatureExtractionRequest.build(["ok", " "], None, {}),
+        "inputs.1",
+        "must not be empty",
+    ),
+    (
+        "odd PCM length",
+        lambda: AudioClassificationRequest.build({"data": b"abc", "sampling_rate": 16000}, None, {}),
+        "inputs",
+        "multiple of 4",
+    ),
     (
         "min > max tokens",
-        lambda: build.translation("hi", None, {"min_new_tokens": 5, "max_new_tokens": 2}),
+        lambda: TranslationRequest.build("hi", None, {"min_new_tokens": 5, "max_new_tokens": 2}),
         "parameters",
         "min_new_tokens (5) must be <= max_new_tokens (2)",
     ),
     (
         "greedy with n > 1",
-        lambda: build.text_generation("hi", None, {"temperature": 0, "num_return_sequences": 2}),
+        lambda: TextGenerationRequest.build("hi", None, {"temperature": 0, "num_return_sequences": 2}),
         "parameters",
         "num_return_sequences must be 1",
     ),
     (
         "5 stop strings",
-        lambda: build.text_generation("hi", None, {"stop": list("abcde")}),
+        lambda: TextGenerationRequest.build("hi", None, {"stop": list("abcde")}),
         "parameters.stop",
         "at most 4",
     ),
-    ("empty stop string", lambda: build.text_generation("hi", None, {"stop": [""]}), "parameters.stop.0", "at least 1"),
-    ("empty model name", lambda: build.text_to_speech("hi", "", {}), "model", "at least 1"),
+    (
+        "empty stop string",
+        lambda: TextGenerationRequest.build("hi", None, {"stop": [""]}),
+        "parameters.stop.0",
+        "at least 1",
+    ),
+    ("empty model name", lambda: TextToSpeechRequest.build("hi", "", {}), "model", "at least 1"),
 ]
 
 
@@ -96,7 +124,7 @@ def test_invalid_request_names_field_and_problem(case: str, call, field: str, fr
 
 
 def test_valid_request_round_trips_through_json() -> None:
-    request = build.text_generation("hi", None, {"temperature": 0.5, "top_k": 3, "stop": ["\n"]})
+    request = TextGenerationRequest.build("hi", None, {"temperature": 0.5, "top_k": 3, "stop": ["\n"]})
     wire = request.model_dump(mode="json", exclude_none=True)
     assert TextGenerationRequest.model_validate(wire) == request
 

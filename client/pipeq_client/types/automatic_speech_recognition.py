@@ -7,7 +7,8 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from pipeq_client.protocol import Task
-from pipeq_client.types.common import AudioInput, Blob, StrictModel, TaskRequest
+from pipeq_client.types.common import AudioInput, Blob, Float, StrictModel, TaskRequest
+from pipeq_client.types.generation import GenerationParameters
 
 __all__ = [
     "AutomaticSpeechRecognitionChunk",
@@ -17,11 +18,25 @@ __all__ = [
 ]
 
 
-class AutomaticSpeechRecognitionParameters(StrictModel):
-    return_timestamps: bool | Literal["word", "char"] = Field(
-        False, description="Timestamped chunks: True (segments, Whisper), 'word' or 'char' (CTC)."
+class AutomaticSpeechRecognitionParameters(GenerationParameters):
+    """Generation parameters apply to models that generate text (Whisper); a CTC model
+    (Wav2Vec2) refuses them, and the language and task options, as unsupported."""
+
+    language: str | None = Field(
+        None, min_length=2, max_length=32, description="Whisper: spoken language, as 'fr', 'french' or '<|fr|>'."
     )
-    chunk_length_s: float | None = Field(None, gt=0, le=60, description="Split long audio into chunks of this length.")
+    task: Literal["transcribe", "translate"] | None = Field(
+        None, description="Whisper: transcribe, or translate into English."
+    )
+    return_timestamps: bool | Literal["word", "char"] = Field(
+        False, description="Timestamped chunks: True (segments, Whisper), 'word' (Whisper, CTC), 'char' (CTC)."
+    )
+    chunk_length_s: Float | None = Field(
+        None,
+        gt=0,
+        le=60,
+        description="Split long audio into chunks of this length (at least the model's shortest clip).",
+    )
 
 
 class AutomaticSpeechRecognitionChunk(StrictModel):

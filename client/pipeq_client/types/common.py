@@ -7,7 +7,9 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
+    AllowInfNan,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     RootModel,
@@ -26,6 +28,11 @@ __all__ = [
     "ClassificationItem",
     "ClassificationParameters",
     "ClassificationResult",
+    "Float",
+    "Int",
+    "MAX_SAMPLING_RATE",
+    "MAX_SEED",
+    "MIN_SAMPLING_RATE",
     "NonEmptyText",
     "ResultT",
     "StrictModel",
@@ -33,6 +40,25 @@ __all__ = [
 ]
 
 MAX_TEXT_CHARS = 100_000
+# Audio rates pipeq decodes (raw PCM and encoded files alike): a header claiming 1 Hz would
+# turn a few bytes into minutes of audio after resampling.
+MIN_SAMPLING_RATE = 1000
+MAX_SAMPLING_RATE = 384_000
+# A claim check is ``pipeq:blob:<32 hex>``; anything much longer is not one (and is never echoed whole).
+MAX_REF_CHARS = 200
+MAX_SEED = 2**63 - 1  # seeds are 0..2**63-1 (a signed 64-bit integer, as TGI and vLLM take)
+
+
+def _not_bool(value: Any) -> Any:
+    # pydantic reads True as 1 in lax mode: `max_new_tokens: true` must not mean one token.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
+# Every number of a request: never a boolean, never NaN or infinite.
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Float = Annotated[float, BeforeValidator(_not_bool), AllowInfNan(False)]
 
 
 def _not_blank(text: str) -> str:
@@ -57,7 +83,7 @@ class Blob(StrictModel):
     """
 
     data: bytes | None = Field(None, description="The bytes, carried as base64 in JSON.")
-    ref: str | None = Field(None, description="Claim check: the Redis key holding the bytes.")
+    ref: str | None = Field(None, max_length=MAX_REF_CHARS, description="Claim check: the Redis key holding the bytes.")
 
     @model_validator(mode="before")
     @classmethod
@@ -97,7 +123,9 @@ class AudioInput(Blob):
     """Audio bytes: an encoded file (WAV/FLAC/OGG), or raw float32 little-endian PCM when
     ``sampling_rate`` is given."""
 
-    sampling_rate: int | None = Field(None, ge=1000, le=384_000, description="Set only for raw float32 PCM.")
+    sampling_rate: Int | None = Field(
+        None, ge=MIN_SAMPLING_RATE, le=MAX_SAMPLING_RATE, description="Set only for raw float32 PCM."
+    )
 
     @model_validator(mode="after")
     def _pcm_length(self) -> Self:
@@ -148,4 +176,4 @@ class ClassificationParameters(StrictModel):
     function_to_apply: Literal["sigmoid", "softmax", "none"] | None = Field(
         None, description="Score function; the model's default if None."
     )
-    top_k: int | None = Field(None, ge=1, le=1000, description="How many labels to return (model default: 1).")
+    top_k: Int | None = Field(None, ge=1, le=1000, description="How many labels to return (model default: 1).")

@@ -15,10 +15,14 @@ Embedding = list[float] | list[list[float]]
 
 
 class FeatureExtractionParameters(StrictModel):
-    pooling: Literal["none", "mean", "cls"] = Field(
-        "none", description="none: one vector per token; mean / cls: one vector per input."
+    pooling: Literal["none", "mean", "cls"] | None = Field(
+        None,
+        description="none: one vector per token; mean / cls: one vector per input. "
+        "Unset: the model's own (a sentence-transformers pooling config), else none.",
     )
-    normalize: bool = Field(False, description="L2-normalise each vector.")
+    normalize: bool | None = Field(
+        None, description="L2-normalise each vector. Unset: as the model was trained (sentence-transformers), else no."
+    )
     truncate: bool = Field(True, description="Truncate inputs longer than the model's limit.")
 
 

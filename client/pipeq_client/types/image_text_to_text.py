@@ -16,7 +16,11 @@ __all__ = ["ImageTextInput", "ImageTextToTextParameters", "ImageTextToTextReques
 
 class ImageTextInput(StrictModel):
     images: list[Blob] = Field(..., min_length=1, max_length=8, description="PNG/JPEG/WebP/GIF bytes.")
-    text: NonEmptyText = Field(..., description="The prompt; plain prompts need one image token per image.")
+    text: NonEmptyText = Field(
+        ...,
+        description="The prompt: one image placeholder (the model's, e.g. <image>) per image, or none "
+        "(the worker puts them before the text).",
+    )
 
 
 def _input_kind(value: Any) -> str:

@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import Field, RootModel
 
 from pipeq_client.protocol import Task
-from pipeq_client.types.common import Blob, StrictModel, TaskRequest
+from pipeq_client.types.common import Blob, Float, StrictModel, TaskRequest
 
 __all__ = [
     "BoundingBox",
@@ -19,7 +19,7 @@ __all__ = [
 
 
 class ObjectDetectionParameters(StrictModel):
-    threshold: float = Field(0.5, ge=0.0, le=1.0, description="Minimum score of a returned detection.")
+    threshold: Float = Field(0.5, ge=0.0, le=1.0, description="Minimum score of a returned detection.")
 
 
 class BoundingBox(StrictModel):

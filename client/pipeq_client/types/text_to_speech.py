@@ -7,13 +7,13 @@ from typing import ClassVar
 from pydantic import Field
 
 from pipeq_client.protocol import Task
-from pipeq_client.types.common import Blob, NonEmptyText, StrictModel, TaskRequest
+from pipeq_client.types.common import MAX_SEED, Blob, Int, NonEmptyText, StrictModel, TaskRequest
 
 __all__ = ["TextToSpeechParameters", "TextToSpeechRequest", "TextToSpeechResult"]
 
 
 class TextToSpeechParameters(StrictModel):
-    seed: int | None = Field(None, ge=0, lt=2**63, description="VITS samples noise: a seed makes output repeatable.")
+    seed: Int | None = Field(None, ge=0, le=MAX_SEED, description="VITS samples noise: a seed makes output repeatable.")
 
 
 class TextToSpeechResult(StrictModel):
