@@ -4,24 +4,26 @@ Config file (JSON)::
 
     {"tasks": {"text-classification": {
         "default": "tiny/text-classification",
-        "models": {"tiny/text-classification": "text-classification"}}}}
+        "models": {"tiny/text-classification": "text-classification"},
+        "families": {"bert": "tiny/text-classification"}}}}
 
 ``models`` maps the name a request may give to a source: a directory (relative paths are
 resolved against the config file) or a Hub model id. A request naming any other model is
-refused with ModelNotAllowedError.
+refused with ModelNotAllowedError. ``families`` (optional) records which model family each
+allowed model stands for (``pipeq models tiny --all`` lists every family verified per task).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeq_client.errors import ModelNotAllowedError
 from pipeq_client.protocol import Task
 from pipeq_workers.errors import WorkerConfigError
 
-__all__ = ["HUB_DEFAULTS", "ModelRegistry", "TaskModels"]
+__all__ = ["HUB_DEFAULTS", "HUB_DEFAULT_FAMILIES", "ModelRegistry", "TaskModels"]
 
 # The usual Hub model per task, used when no models config is given (needs Hub access).
 HUB_DEFAULTS: dict[Task, str] = {
@@ -39,14 +41,32 @@ HUB_DEFAULTS: dict[Task, str] = {
     Task.AUDIO_CLASSIFICATION: "superb/wav2vec2-base-superb-ks",
     Task.TEXT_TO_SPEECH: "facebook/mms-tts-eng",
 }
+# The family of each default: every one is among the families verified for its task
+# (tests/integration/families check that against `pipeq models tiny --all`).
+HUB_DEFAULT_FAMILIES: dict[Task, str] = {
+    Task.TEXT_GENERATION: "llama",
+    Task.TEXT_CLASSIFICATION: "distilbert",
+    Task.SUMMARIZATION: "bart",
+    Task.TRANSLATION: "marian",
+    Task.ZERO_SHOT_CLASSIFICATION: "bart",
+    Task.FEATURE_EXTRACTION: "sentence-transformers",
+    Task.IMAGE_TO_TEXT: "vit-gpt2",
+    Task.IMAGE_CLASSIFICATION: "vit",
+    Task.OBJECT_DETECTION: "yolos",
+    Task.IMAGE_TEXT_TO_TEXT: "idefics3",
+    Task.AUTOMATIC_SPEECH_RECOGNITION: "wav2vec2-ctc",
+    Task.AUDIO_CLASSIFICATION: "wav2vec2",
+    Task.TEXT_TO_SPEECH: "vits",
+}
 
 
 @dataclass(frozen=True)
 class TaskModels:
-    """The allowed models of one task: name -> source, and the default name."""
+    """The allowed models of one task: name -> source, the default name, and family -> name."""
 
     default: str
     sources: dict[str, str]
+    families: dict[str, str] = field(default_factory=dict)
 
     def source(self, name: str | None) -> tuple[str, str]:
         """``(name, source)`` of the requested model, or of the default one."""
@@ -65,7 +85,12 @@ class ModelRegistry:
 
     @classmethod
     def hub_defaults(cls) -> ModelRegistry:
-        return cls({task: TaskModels(model_id, {model_id: model_id}) for task, model_id in HUB_DEFAULTS.items()})
+        return cls(
+            {
+                task: TaskModels(model_id, {model_id: model_id}, {HUB_DEFAULT_FAMILIES[task]: model_id})
+                for task, model_id in HUB_DEFAULTS.items()
+            }
+        )
 
     @classmethod
     def from_file(cls, path: Path) -> ModelRegistry:
@@ -93,7 +118,10 @@ class ModelRegistry:
         if not isinstance(models, dict) or not models or default not in models:
             raise WorkerConfigError(f"models config {path}: {task_name} needs 'models' and a 'default' among them")
         sources = {str(name): _resolve_source(path.parent, str(source)) for name, source in models.items()}
-        return TaskModels(str(default), sources)
+        families = entry.get("families", {})
+        if not isinstance(families, dict) or not set(families.values()) <= set(sources):
+            raise WorkerConfigError(f"models config {path}: {task_name} 'families' must name models among 'models'")
+        return TaskModels(str(default), sources, {str(family): str(name) for family, name in families.items()})
 
     def for_task(self, task: Task) -> TaskModels:
         try:

@@ -12,17 +12,19 @@ from typing import Any
 import torch
 from transformers import (
     AutoImageProcessor,
+    AutoModelForImageTextToText,
     AutoModelForSeq2SeqLM,
     AutoTokenizer,
     Pipeline,
-    VisionEncoderDecoderModel,
     pipeline,
 )
 
 from pipeq_client.protocol import Task
 from pipeq_workers.errors import WorkerConfigError
 from pipeq_workers.pipelines.image_to_text import ImageToTextPipeline
+from pipeq_workers.pipelines.processors import load_image_only_processor
 from pipeq_workers.pipelines.seq2seq import SummarizationPipeline, TranslationPipeline
+from pipeq_workers.pipelines.text_to_speech import build_text_to_speech
 
 __all__ = ["build_pipeline", "resolve_device", "resolve_dtype"]
 
@@ -50,7 +52,8 @@ def _seq2seq(cls: type[Pipeline], source: str, device: str, dtype: torch.dtype) 
 
 
 def _image_to_text(source: str, device: str, dtype: torch.dtype) -> Pipeline:
-    model = VisionEncoderDecoderModel.from_pretrained(source, dtype=dtype)
+    # Vision encoder-decoders (ViT+GPT-2, Donut...) and BLIP alike.
+    model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype)
     return ImageToTextPipeline(
         model=model,
         tokenizer=AutoTokenizer.from_pretrained(source),
@@ -67,5 +70,9 @@ def build_pipeline(task: Task, source: str, device: str, dtype: torch.dtype) -> 
         return _seq2seq(TranslationPipeline, source, device, dtype)
     if task is Task.IMAGE_TO_TEXT:
         return _image_to_text(source, device, dtype)
+    if task is Task.TEXT_TO_SPEECH:
+        return build_text_to_speech(source, device, dtype)
     options: dict[str, Any] = {"model": source, "device": device, "dtype": dtype, "trust_remote_code": False}
+    if task is Task.IMAGE_TEXT_TO_TEXT:
+        options["processor"] = load_image_only_processor(source)
     return pipeline(task.value, **options)
