@@ -86,7 +86,6 @@ class EventType(StrEnum):
     # "running" from it. Readers of the typed stream skip it.
     STARTED = "started"
     TOKEN = "token"
-    PROGRESS = "progress"
     RESET = "reset"
     DONE = "done"
     ERROR = "error"
@@ -117,7 +116,7 @@ def celery_task_name(task: Task) -> str:
 
 
 def events_key(job_id: str) -> str:
-    """The job's Redis Stream: token/progress/reset/done/error events."""
+    """The job's Redis Stream: started/token/reset/done/error events."""
     return f"{KEY_PREFIX}:job:{job_id}:events"
 
 

@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from pipeq_client import Client
-from pipeq_client.errors import WorkerError
+from pipeq_client.errors import InputTooLongError
 from pipeq_client.protocol import CONSUMERS_KEY, EventType, Queue, inflight_key
 from pipeq_client.types import (
     AudioClassificationRequest,
@@ -136,12 +136,12 @@ def test_batched_results_equal_unbatched_results_for_every_task(batched, client:
 def test_a_bad_input_in_a_batch_gets_its_own_error_and_the_others_their_results(batched) -> None:
     stack, ports = batched
     before = batch_stats(ports[Queue.TEXT]).get("text-classification", (0.0, 0.0))
-    too_long = " ".join(["queue"] * 400)  # over the tiny model's 128 positions: its forward pass fails
+    too_long = " ".join(["queue"] * 400)  # over the tiny model's 128 positions: refused on the model thread
     with Client(stack.redis_url) as client:
         good = [client.submit(TextClassificationRequest.build(text)) for text in TEXTS[:3]]
         bad = client.submit(TextClassificationRequest.build(too_long))
         good += [client.submit(TextClassificationRequest.build(text)) for text in TEXTS[3:]]
-        with pytest.raises(WorkerError) as caught:
+        with pytest.raises(InputTooLongError) as caught:
             bad.result(timeout=60)
         assert "128" in str(caught.value), "the error names the model's 128-position limit"
         assert all(job.result(timeout=60).root for job in good)

@@ -9,6 +9,13 @@ acknowledged by its own task after its own result is stored: at-least-once deliv
 
 A lone request does not wait: the batcher waits for more (at most ``max_wait_ms``) only
 while other task threads are on their way to it.
+
+Deadlines: a caller may give up at its deadline (``call(..., deadline=)`` raises
+TimeoutError and its job is answered). A call still queued is withdrawn and never runs; a
+call already running cannot be stopped mid-way -- a torch forward pass is not
+interruptible -- but :meth:`MicroBatcher.abandoned` tells a model hook, at the next forward
+call (each generation step, each audio chunk, each pipeline batch), that every caller of
+the running batch has given up, so the hook can end it there.
 """
 
 from __future__ import annotations
@@ -23,19 +30,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BatchFn", "MicroBatcher"]
+__all__ = ["BatchFn", "DeadlinePassedError", "MicroBatcher"]
 
 log = logging.getLogger(__name__)
 
 BatchFn = Callable[[list[Any]], list[Any]]
 
 
-@dataclass
+class DeadlinePassedError(TimeoutError):
+    """The caller's deadline passed before its model call finished (or started)."""
+
+
+@dataclass(eq=False)  # identity: items may be arrays, whose == is not a bool
 class _Call:
     key: Hashable
     run: BatchFn
     item: Any
     limit: int
+    deadline: float | None = None
     future: Future[Any] = field(default_factory=Future)
 
 
@@ -49,6 +61,7 @@ class MicroBatcher:
         self._incoming = 0
         self._arrival = threading.local()
         self._cond = threading.Condition()
+        self._running: list[_Call] = []  # the batch on the model thread now
         threading.Thread(target=self._loop, name="pipeq-batcher", daemon=True).start()
 
     @contextmanager
@@ -69,15 +82,36 @@ class MicroBatcher:
                 self._incoming -= 1
                 self._cond.notify_all()
 
-    def call(self, key: Hashable, run: BatchFn, item: Any, limit: int) -> Any:
+    def call(self, key: Hashable, run: BatchFn, item: Any, limit: int, deadline: float | None = None) -> Any:
         """Runs ``item`` in a batch of calls with the same ``key`` (at most ``limit`` items) and
-        returns its own result, or raises its own exception."""
-        pending = _Call(key, run, item, max(1, limit))
+        returns its own result, or raises its own exception; TimeoutError at ``deadline``
+        (time.monotonic), when the call is withdrawn if it has not started."""
+        pending = _Call(key, run, item, max(1, limit), deadline)
         with self._cond:
             self._pending.append(pending)
             self._cond.notify_all()
         self._arrived()
-        return pending.future.result()
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            return pending.future.result(timeout)
+        except TimeoutError:
+            if pending.future.done():
+                raise  # the work itself raised a TimeoutError (or DeadlinePassedError): its own answer
+            self._withdraw(pending)
+            raise DeadlinePassedError("the caller's deadline passed before its model call finished") from None
+
+    def _withdraw(self, pending: _Call) -> None:
+        with self._cond:
+            for index, candidate in enumerate(self._pending):
+                if candidate is pending:
+                    del self._pending[index]
+                    return
+
+    def abandoned(self) -> bool:
+        """On the model thread: every caller of the running batch is past its deadline."""
+        now = time.monotonic()
+        running = self._running
+        return bool(running) and all(call.deadline is not None and now >= call.deadline for call in running)
 
     def _loop(self) -> None:
         while True:
@@ -114,9 +148,27 @@ class MicroBatcher:
                 return True
         return False
 
+    @staticmethod
+    def _live(batch: list[_Call]) -> list[_Call]:
+        """The calls whose callers still wait: work nobody waits for is not started."""
+        now = time.monotonic()
+        live = []
+        for call in batch:
+            if call.deadline is not None and now >= call.deadline:
+                call.future.set_exception(
+                    DeadlinePassedError("the caller's deadline passed before its model call started")
+                )
+            else:
+                live.append(call)
+        return live
+
     def _run(self, batch: list[_Call]) -> None:
+        batch = self._live(batch)
+        if not batch:
+            return
         if self.on_batch is not None:
             self.on_batch(batch[0].key, len(batch))
+        self._running = batch
         try:
             results = batch[0].run([call.item for call in batch])
         except Exception as error:
@@ -125,14 +177,16 @@ class MicroBatcher:
                 return
             # One bad input must not fail its batch-mates: each runs alone, with its own answer.
             log.warning("batch of %d failed (%s); running its items one by one", len(batch), error)
-            for call in batch:
+            for call in self._live(batch):
                 self._run_one(call)
             return
+        finally:
+            self._running = []
         for call, result in zip(batch, results, strict=True):
             call.future.set_result(result)
 
-    @staticmethod
-    def _run_one(call: _Call) -> None:
+    def _run_one(self, call: _Call) -> None:
+        self._running = [call]
         try:
             call.future.set_result(call.run([call.item])[0])
         except Exception as error:

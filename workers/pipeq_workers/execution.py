@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+import traceback
 from contextlib import nullcontext
 from typing import Any
 
@@ -18,8 +20,11 @@ from pipeq_client.protocol import DEAD_LETTER_KEY, EventType, Task, attempts_key
 from pipeq_client.validation import validate_request
 from pipeq_workers.batching import MicroBatcher
 from pipeq_workers.context import JobContext
+from pipeq_workers.interrupts import stop_abandoned_work
+from pipeq_workers.messages import clean_message, cleaned
 from pipeq_workers.metrics import WorkerMetrics
-from pipeq_workers.pipelines.cache import PipelineCache
+from pipeq_workers.model_limits import bind_token_limit
+from pipeq_workers.pipelines.cache import LoadedPipeline, PipelineCache
 from pipeq_workers.registry import spec_for
 from pipeq_workers.settings import WorkerSettings
 from pipeq_workers.streaming import EventPublisher
@@ -45,6 +50,8 @@ class Executor:
         self.pipelines = pipelines
         self.redis = client
         self.metrics = metrics
+        self._prepared: set[int] = set()
+        self._prepare_lock = threading.Lock()
 
     def run(self, task: Task, job_id: str, payload: Any) -> Any:
         """The result's JSON (also published as ``done``); raises the typed error after publishing it."""
@@ -60,14 +67,33 @@ class Executor:
             with self.batcher.incoming() if self.batcher is not None else nullcontext():
                 return self._execute(task, job_id, payload, events)
         except PipeqError as error:
-            self._failed(task, events, error)
+            answer = cleaned(error)
+            self._failed(task, events, answer)
+            if answer is error:
+                raise
+            raise answer from None
+        except (redis.ConnectionError, redis.TimeoutError):
+            # Redis lost mid-job is not the request's fault: no error answer; the task requeues
+            # the message (tasks.py) or it returns when this worker's lease lapses.
             raise
         except Exception as error:
             # Any failure must reach the caller, typed; the worker goes on.
-            log.exception("job %s (%s) failed", job_id, task.value)
-            wrapped = WorkerError(f"{type(error).__name__}: {error}")
+            wrapped = WorkerError(clean_message(f"{type(error).__name__}: {error}"))
+            frames = "".join(traceback.format_tb(error.__traceback__))
+            log.error("job %s (%s) failed: %s\n%s", job_id, task.value, wrapped.message, frames)
             self._failed(task, events, wrapped)
             raise wrapped from error
+
+    def _prepare(self, loaded: LoadedPipeline) -> None:
+        """Once per pipeline: its tokenizer learns the model's real token limit (truncation cuts
+        there), and its model stops work nobody waits for any more (interrupts.py)."""
+        with self._prepare_lock:
+            if id(loaded.pipe) in self._prepared:
+                return
+            bind_token_limit(loaded.pipe)
+            if self.batcher is not None:
+                stop_abandoned_work(loaded.pipe.model, self.batcher.abandoned)
+            self._prepared.add(id(loaded.pipe))
 
     def _failed(self, task: Task, events: EventPublisher, error: PipeqError) -> None:
         self.metrics.failures.labels(task.value, error.code.value).inc()
@@ -111,8 +137,11 @@ class Executor:
         spec = spec_for(task)
         request = validate_request(spec.request_type, payload)
         loaded = self.pipelines.get(task, request.model)
+        self._prepare(loaded)
         started = time.perf_counter()
         context = JobContext(job_id, task, self.settings, self.redis, events, self.batcher)
+        # Job.status() reads "running" from this event; typed streams skip it.
+        events.publish(EventType.STARTED, {"task": task.value, "model": loaded.model_name})
         result = spec.handler(loaded.pipe, request, context)
         if self.batcher is None:
             self.metrics.batch_size.labels(task.value).observe(1)  # the batcher reports its own

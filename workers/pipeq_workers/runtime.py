@@ -49,12 +49,10 @@ class WorkerRuntime:
         pipelines = PipelineCache(registry, device, resolve_dtype(settings.dtype, device))
         return Executor(settings, pipelines, self.redis, self.metrics, self._batcher())
 
-    def _batcher(self) -> MicroBatcher | None:
-        """A model thread with batching when any task's batch size is above 1 (threads pool);
-        without it (solo pool) the task itself runs the model."""
-        sizes = [self.settings.max_batch_size, *self.settings.batch_sizes.values()]
-        if max(sizes) <= 1:
-            return None
+    def _batcher(self) -> MicroBatcher:
+        """The model thread: batches of up to each task's batch size (1: no batching, solo pool).
+        Without batching it still runs the model, so the task thread can give up on a job at its
+        time limit (a typed time_limit answer) while the model finishes or is stopped."""
         histogram = self.metrics.batch_size
         return MicroBatcher(self.settings.max_wait_ms, lambda key, size: histogram.labels(key[0]).observe(size))
 

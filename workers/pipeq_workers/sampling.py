@@ -9,15 +9,25 @@ whenever it samples unless told otherwise: both are handled here.
 
 from __future__ import annotations
 
+import random
+import secrets
 from typing import Any
 
+import numpy as np
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, RepetitionPenaltyLogitsProcessor
 
 from pipeq_client.errors import UnsupportedParameterError
 from pipeq_client.types import GenerationParameters
 
-__all__ = ["LogitBiasProcessor", "PresenceFrequencyPenaltyProcessor", "generate_kwargs"]
+__all__ = [
+    "LogitBiasProcessor",
+    "PresenceFrequencyPenaltyProcessor",
+    "draw_seed",
+    "generate_kwargs",
+    "seed_everything",
+    "will_sample",
+]
 
 _SAMPLING_WARPERS = ("top_p", "min_p", "typical_p")
 
@@ -63,12 +73,16 @@ class LogitBiasProcessor(LogitsProcessor):
 
 
 def _sampling(params: GenerationParameters) -> bool | None:
-    """True/False when the request decides, None when the model's generation config does."""
+    """True/False when the request decides, None when the model's generation config does.
+    n > 1 samples unless the request asks for greedy (which validation refuses with n > 1):
+    greedy decoding has only one sequence to give."""
     if params.temperature == 0:
         return False
     if params.do_sample is not None:
         return params.do_sample
     if params.temperature is not None or params.top_k is not None:
+        return True
+    if (params.num_return_sequences or 1) > 1:
         return True
     if any(getattr(params, name) is not None for name in _SAMPLING_WARPERS):
         return True
@@ -101,6 +115,29 @@ def _processors(params: GenerationParameters, vocab_size: int) -> LogitsProcesso
             PresenceFrequencyPenaltyProcessor(params.presence_penalty or 0.0, params.frequency_penalty or 0.0)
         )
     return processors
+
+
+def will_sample(params: GenerationParameters, generation_config: Any) -> bool:
+    """Whether generate() will sample: the request decides, else the model's generation config."""
+    decided = _sampling(params)
+    return bool(generation_config.do_sample) if decided is None else decided
+
+
+def draw_seed() -> int:
+    """A seed for a request that samples without one: reported in ``details.seed``, it
+    reproduces the output. In the request's range, 0..2**63-1."""
+    return secrets.randbelow(2**63)
+
+
+def seed_everything(seed: int) -> None:
+    """Seeds Python, NumPy and torch (every device) for ``seed`` in 0..2**63-1.
+
+    transformers.set_seed gives NumPy the seed as it is, and NumPy takes only 32 bits: seeds
+    of 2**32 and above failed there. NumPy gets the low 32 bits (the same value below 2**32,
+    so earlier seeds reproduce); torch and Python take the whole seed."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # seeds CUDA too
 
 
 def generate_kwargs(params: GenerationParameters, vocab_size: int) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -22,9 +22,20 @@ class WorkerSettings(ClientSettings):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="Model weights dtype.")
     max_attempts: int = Field(3, ge=1, description="Deliveries of one job before it is dead-lettered.")
     max_task_seconds: float = Field(
-        600.0, gt=0, description="Generation deadline cap (shutdown grace periods are sized above it)."
+        600.0,
+        gt=0,
+        description="Time limit of any job: typed time_limit error (generation: finish_reason time_limit). "
+        "Shutdown grace periods are sized above it.",
     )
-    max_image_pixels: int = Field(40_000_000, ge=1, description="Larger images are refused (decompression bombs).")
+    task_seconds: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict, description='Per-task time limits, e.g. {"automatic-speech-recognition": 120}.'
+    )
+    max_image_pixels: int = Field(
+        40_000_000, ge=1, description="Decoded pixels of all images of one request (decompression bombs)."
+    )
+    max_speech_tokens: int = Field(
+        2048, ge=1, description="Text-to-speech input tokens, for models that declare no limit (memory grows as n²)."
+    )
     max_audio_seconds: float = Field(600.0, gt=0, description="Longer audio is refused.")
     torch_threads: int | None = Field(None, ge=1, description="torch.set_num_threads; None: torch's default.")
     max_batch_size: int = Field(
@@ -35,6 +46,11 @@ class WorkerSettings(ClientSettings):
     )
     max_wait_ms: float = Field(5.0, ge=0, le=1000, description="Longest wait for batch-mates while more are coming.")
     health_file: Path | None = Field(None, description="Heartbeat JSON file (probes, `pipeq health`).")
+    health_dir: Path | None = Field(
+        None,
+        description="Without health_file: the directory of per-worker heartbeats `pipeq health` reads; "
+        "None: $XDG_RUNTIME_DIR/pipeq or <tmp>/pipeq-<uid>.",
+    )
     health_port: int | None = Field(
         None, ge=0, le=65535, description="HTTP port for /livez /readyz /startupz /metrics; None: off."
     )

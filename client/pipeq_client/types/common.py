@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -34,6 +35,7 @@ __all__ = [
     "MAX_SEED",
     "MIN_SAMPLING_RATE",
     "NonEmptyText",
+    "ReadableRoot",
     "ResultT",
     "StrictModel",
     "TaskRequest",
@@ -74,6 +76,30 @@ class StrictModel(BaseModel):
     """Unknown fields are refused: a typo must never be silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # None means "not set" throughout: printed results show what they hold, not every option.
+        return ((name, value) for name, value in super().__repr_args__() if value is not None)
+
+
+class _ByteCount:
+    """Stands for a payload's bytes in a repr: their number, not kilobytes of escapes."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __repr__(self) -> str:
+        return f"<{self.size} bytes>"
+
+
+class ReadableRoot:
+    """Mixin for list results (root models): ``print(result)`` shows ``[...]``, not ``root=[...]``."""
+
+    if TYPE_CHECKING:
+        root: Any
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        yield None, self.root
 
 
 class Blob(StrictModel):
@@ -117,6 +143,10 @@ class Blob(StrictModel):
     @property
     def size(self) -> int:
         return len(self.data) if self.data is not None else 0
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, _ByteCount(len(value)) if name == "data" else value
 
 
 class AudioInput(Blob):
@@ -166,7 +196,7 @@ class ClassificationItem(StrictModel):
     score: float
 
 
-class ClassificationResult(RootModel[list[ClassificationItem]]):
+class ClassificationResult(ReadableRoot, RootModel[list[ClassificationItem]]):
     """``[{label, score}]``, most likely first."""
 
 

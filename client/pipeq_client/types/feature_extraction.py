@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, RootModel, field_validator
 
 from pipeq_client.protocol import Task
-from pipeq_client.types.common import NonEmptyText, StrictModel, TaskRequest
+from pipeq_client.types.common import NonEmptyText, ReadableRoot, StrictModel, TaskRequest
 
 __all__ = ["Embedding", "FeatureExtractionParameters", "FeatureExtractionRequest", "FeatureExtractionResult"]
 
@@ -26,7 +26,7 @@ class FeatureExtractionParameters(StrictModel):
     truncate: bool = Field(True, description="Truncate inputs longer than the model's limit.")
 
 
-class FeatureExtractionResult(RootModel[list[Embedding]]):
+class FeatureExtractionResult(ReadableRoot, RootModel[list[Embedding]]):
     """One embedding per input, in input order (a single string gives a list of one)."""
 
 

@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import Field, RootModel
 
 from pipeq_client.protocol import Task
-from pipeq_client.types.common import Blob, Float, StrictModel, TaskRequest
+from pipeq_client.types.common import Blob, Float, ReadableRoot, StrictModel, TaskRequest
 
 __all__ = [
     "BoundingBox",
@@ -37,7 +37,7 @@ class DetectedObject(StrictModel):
     box: BoundingBox
 
 
-class ObjectDetectionResult(RootModel[list[DetectedObject]]):
+class ObjectDetectionResult(ReadableRoot, RootModel[list[DetectedObject]]):
     """``[{label, score, box}]``."""
 
 

@@ -13,7 +13,12 @@ from transformers import StoppingCriteria
 
 from pipeq_workers.generation.stops import find_stop
 
-__all__ = ["CancelCriteria", "DeadlineCriteria", "StopStringCriteria"]
+__all__ = ["DEADLINE_GRACE_S", "CancelCriteria", "DeadlineCriteria", "StopStringCriteria"]
+
+# A generation ends itself at its deadline (finish_reason time_limit: a result). Its caller
+# waits this much longer for that before giving up with a time_limit error: one more step,
+# decoding and logprobs must fit in it.
+DEADLINE_GRACE_S = 5.0
 
 
 def _all_rows(input_ids: torch.LongTensor, value: bool) -> torch.BoolTensor:

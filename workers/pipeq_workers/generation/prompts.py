@@ -10,7 +10,11 @@ from transformers import Pipeline
 
 from pipeq_client.errors import UnsupportedParameterError
 from pipeq_client.types import ChatMessage, ImageChatMessage, ImagePart
+from pipeq_workers.generation.placeholders import refuse_placeholders_in_chat, with_image_placeholders
 from pipeq_workers.generation.runner import Prompt
+from pipeq_workers.image_limits import probe_image
+from pipeq_workers.model_limits import refuse_long, token_limit
+from pipeq_workers.pipelines.naming import model_label
 
 __all__ = ["causal_prompt", "image_text_prompt", "image_to_text_prompt", "seq2seq_prompt"]
 
@@ -27,10 +31,11 @@ def _on_device(inputs: Any, pipe: Pipeline) -> dict[str, Any]:
     return moved
 
 
-def _require_chat_template(owner: Any) -> None:
+def _require_chat_template(owner: Any, model: Any) -> None:
     if not getattr(owner, "chat_template", None):
         raise UnsupportedParameterError(
-            "inputs: this model has no chat template; send a plain prompt instead of messages", field="inputs"
+            f"inputs: model {model_label(model)!r} has no chat template; send a plain prompt instead of messages",
+            field="inputs",
         )
 
 
@@ -41,7 +46,7 @@ def causal_prompt(pipe: Pipeline, inputs: str | list[ChatMessage], return_full_t
         encoded = tokenizer(inputs, return_tensors="pt")
         prefix_text = inputs if return_full_text else ""
     else:
-        _require_chat_template(tokenizer)
+        _require_chat_template(tokenizer, pipe.model)
         messages = [message.model_dump() for message in inputs]
         encoded = tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, return_dict=True, return_tensors="pt"
@@ -58,27 +63,39 @@ def seq2seq_prompt(
     languages = {name: value for name, value in (("src_lang", src_lang), ("tgt_lang", tgt_lang)) if value is not None}
     preprocess, forward, _ = pipe._sanitize_parameters(truncation=truncation, **languages)
     model_inputs = _on_device(pipe.preprocess(text, **preprocess), pipe)
+    hint = "" if truncation else "; truncation: true cuts it there"
+    refuse_long(model_inputs["input_ids"].shape[1], token_limit(pipe), "inputs", pipe.model, hint)
     return Prompt(model_inputs, 1, generate_options=dict(forward["generate_kwargs"]))
 
 
 def image_to_text_prompt(pipe: Pipeline, image: Image.Image, prompt: str | None) -> Prompt:
     """Pixels, and the caption's start as decoder input when a prompt is given (kept in the text)."""
+    probe_image(pipe, image, "inputs")
     model_inputs = _on_device(pipe.preprocess(image, prompt=prompt), pipe)
-    decoder_ids = model_inputs.get("decoder_input_ids")
-    prefix_length = 1 if decoder_ids is None else decoder_ids.shape[1]
-    prefix_text = "" if prompt is None else pipe.tokenizer.decode(decoder_ids[0, 1:], skip_special_tokens=True)
-    return Prompt(model_inputs, prefix_length, prefix_text)
+    prefix_length, prompt_ids = pipe.caption_prefix(model_inputs)
+    prefix_text = pipe.tokenizer.decode(prompt_ids, skip_special_tokens=True)
+    field = "inputs" if prompt is None else "parameters.prompt"
+    return Prompt(model_inputs, prefix_length, prefix_text, field=field, decode_context=prompt_ids)
 
 
 def image_text_prompt(
-    pipe: Pipeline, images: list[Image.Image], text: str | None, messages: list[ImageChatMessage] | None
+    pipe: Pipeline,
+    images: list[Image.Image],
+    text: str | None,
+    messages: list[ImageChatMessage] | None,
+    fields: list[str] | None = None,
 ) -> Prompt:
-    """Images with a plain prompt (one image token per image), or a conversation with image parts."""
+    """Images with a plain prompt (image placeholders put in when it has none), or a
+    conversation with image parts. ``fields``: the images' request fields, for errors."""
+    for image, field in zip(images, fields or ["inputs"] * len(images), strict=True):
+        probe_image(pipe, image, field)
     processor = pipe.processor
     if messages is None:
-        encoded = processor(images=images, text=text, return_tensors="pt")
+        prompt = with_image_placeholders(processor, pipe.model, text or "", len(images))
+        encoded = processor(images=images, text=prompt, return_tensors="pt")
     else:
-        _require_chat_template(processor)
+        _require_chat_template(processor, pipe.model)
+        refuse_placeholders_in_chat(processor, messages)
         encoded = processor.apply_chat_template(
             _chat_with_images(messages, images),
             add_generation_prompt=True,

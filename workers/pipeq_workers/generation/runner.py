@@ -18,6 +18,7 @@ from pipeq_client.types import GeneratedSequence, GeneratedToken, GenerationDeta
 from pipeq_client.types.generation import FinishReason
 from pipeq_workers.generation.batch import combine_prompts
 from pipeq_workers.generation.controls import CancelCriteria, DeadlineCriteria, StopStringCriteria
+from pipeq_workers.generation.limits import check_room
 from pipeq_workers.generation.logits import RawLogitsRecorder
 from pipeq_workers.generation.stops import find_stop
 from pipeq_workers.generation.streamer import Publish, TokenEventStreamer
@@ -29,12 +30,17 @@ __all__ = ["GenerationControl", "GenerationJob", "Prompt", "run_generation_batch
 @dataclass
 class Prompt:
     """Model inputs for ``generate()``. Output positions before ``prefix_length`` are not
-    generated; ``prefix_text`` goes before the generated text in the result."""
+    generated; ``prefix_text`` goes before the generated text in the result. ``field`` is the
+    request field that errors about the decoder's prompt name."""
 
     inputs: dict[str, Any]
     prefix_length: int
     prefix_text: str = ""
     generate_options: dict[str, Any] = field(default_factory=dict)
+    # Token ids the generated text is decoded after (the decoder prompt): WordPiece and
+    # similar tokenizers decode a token differently at the start of a text than after others.
+    decode_context: list[int] = field(default_factory=list)
+    field: str = "inputs"
 
 
 @dataclass
@@ -148,12 +154,13 @@ def run_generation_batch(
     clean_up_tokenization_spaces: bool | None = None,
 ) -> list[list[GeneratedSequence]]:
     """The n sequences of each job, in order. All jobs share ``params`` and the model."""
+    for job in jobs:
+        # Before batching: each job's own prompt length, so a refusal is that job's own answer.
+        check_room(model, job.prompt.prefix_length, params, job.prompt.field)
     n = params.num_return_sequences or 1
     owners = [row // n for row in range(len(jobs) * n)]
     prompt = combine_prompts([job.prompt for job in jobs], model, tokenizer.pad_token_id)
-    decode = partial(
-        tokenizer.decode, skip_special_tokens=True, clean_up_tokenization_spaces=clean_up_tokenization_spaces
-    )
+    decode = _decoder(tokenizer, prompt.decode_context, clean_up_tokenization_spaces)
     run = _Run(
         model=model,
         tokenizer=tokenizer,
@@ -176,10 +183,29 @@ def run_generation_batch(
     if streamer is not None:
         streamer.flush([sequence.text for sequence in rows])
     return [
-        [_with_prefix(sequence, job.prompt.prefix_text) for sequence in rows[index * n : (index + 1) * n]]
+        [_for_job(sequence, job.prompt) for sequence in rows[index * n : (index + 1) * n]]
         for index, job in enumerate(jobs)
     ]
 
 
-def _with_prefix(sequence: GeneratedSequence, prefix: str) -> GeneratedSequence:
-    return sequence.model_copy(update={"text": prefix + sequence.text}) if prefix else sequence
+def _decoder(tokenizer: Any, context: list[int], clean_up: bool | None) -> Callable[[list[int]], str]:
+    """Generated ids -> text; with a context, the text those ids add after the context's own."""
+    plain = partial(tokenizer.decode, skip_special_tokens=True, clean_up_tokenization_spaces=clean_up)
+    if not context:
+        return plain
+    offset = len(plain(context))
+    return lambda ids: plain(context + ids)[offset:]
+
+
+def _prompt_tokens(prompt: Prompt) -> int | None:
+    """The job's own prompt length (counted before batching pads it), for usage reports."""
+    mask = prompt.inputs.get("attention_mask")
+    if mask is not None:
+        return int(mask.sum())
+    ids = prompt.inputs.get("input_ids")
+    return None if ids is None else int(ids.shape[-1])
+
+
+def _for_job(sequence: GeneratedSequence, prompt: Prompt) -> GeneratedSequence:
+    details = sequence.details.model_copy(update={"prompt_tokens": _prompt_tokens(prompt)})
+    return sequence.model_copy(update={"text": prompt.prefix_text + sequence.text, "details": details})

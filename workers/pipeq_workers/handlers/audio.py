@@ -16,9 +16,11 @@ from pipeq_client.types import (
     TextToSpeechRequest,
     TextToSpeechResult,
 )
+from pipeq_workers.audio_limits import check_chunk_length, check_speech_text, min_audio_samples
 from pipeq_workers.context import JobContext
 from pipeq_workers.decoding import decode_audio, encode_wav
 from pipeq_workers.handlers.common import as_label_list, call_pipeline, set_options
+from pipeq_workers.handlers.speech_recognition import recognition_options
 
 __all__ = ["audio_classification", "automatic_speech_recognition", "text_to_speech"]
 
@@ -26,9 +28,9 @@ __all__ = ["audio_classification", "automatic_speech_recognition", "text_to_spee
 def _audio(pipe: Pipeline, context: JobContext, audio: AudioInput) -> dict[str, Any]:
     """The pipeline's raw-array input at the model's rate: pipelines given bytes call ffmpeg."""
     rate = int(pipe.feature_extractor.sampling_rate)
-    samples = decode_audio(
-        context.blob_bytes(audio, "inputs"), "inputs", rate, context.settings.max_audio_seconds, audio.sampling_rate
-    )
+    data = context.blob_bytes(audio, "inputs")
+    shortest = min_audio_samples(pipe.model.config)
+    samples = decode_audio(data, "inputs", rate, context.settings.max_audio_seconds, audio.sampling_rate, shortest)
     return {"raw": samples, "sampling_rate": rate}
 
 
@@ -36,8 +38,14 @@ def automatic_speech_recognition(
     pipe: Pipeline, request: AutomaticSpeechRecognitionRequest, context: JobContext
 ) -> AutomaticSpeechRecognitionResult:
     params = request.parameters
-    options = set_options(return_timestamps=params.return_timestamps or None, chunk_length_s=params.chunk_length_s)
-    output = call_pipeline(pipe, context, _audio(pipe, context, request.inputs), **options)
+    audio = _audio(pipe, context, request.inputs)
+    options = recognition_options(pipe, params, len(audio["raw"]) / audio["sampling_rate"])
+    check_chunk_length(pipe, options.get("chunk_length_s"))
+    if params.seed is not None:
+        # Seeded sampling runs alone on the model thread, seeded there (as for text generation).
+        output = context.exclusive(lambda: pipe(audio, **options), seed=params.seed)
+    else:
+        output = call_pipeline(pipe, context, audio, **options)
     return AutomaticSpeechRecognitionResult(text=output["text"], chunks=output.get("chunks"))
 
 
@@ -52,6 +60,10 @@ def audio_classification(
 
 def text_to_speech(pipe: Pipeline, request: TextToSpeechRequest, context: JobContext) -> TextToSpeechResult:
     # Never batched: VITS samples noise (seeded per request) and pads batched waveforms.
-    output = context.exclusive(lambda: pipe(request.inputs), seed=request.parameters.seed)
+    def speak() -> dict[str, Any]:
+        check_speech_text(pipe, request.inputs, context.settings.max_speech_tokens)  # tokenizer: model thread
+        return pipe(request.inputs)  # type: ignore[no-any-return]
+
+    output = context.exclusive(speak, seed=request.parameters.seed)
     wav = encode_wav(np.asarray(output["audio"]), int(output["sampling_rate"]))
     return TextToSpeechResult(audio=context.output_blob(wav), sampling_rate=int(output["sampling_rate"]))

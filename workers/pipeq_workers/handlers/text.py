@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from transformers import Pipeline
 
+from pipeq_client.errors import UnsupportedParameterError
 from pipeq_client.types import (
     FeatureExtractionRequest,
     FeatureExtractionResult,
@@ -25,6 +26,9 @@ from pipeq_client.types import (
 from pipeq_workers.context import JobContext
 from pipeq_workers.generation.prompts import causal_prompt, seq2seq_prompt
 from pipeq_workers.handlers.common import as_label_list, call_pipeline, generate, set_options
+from pipeq_workers.model_limits import check_hypotheses, refuse_long_rows, refuse_long_text
+from pipeq_workers.pipelines.naming import model_label
+from pipeq_workers.pipelines.sentence import embedding_defaults
 
 __all__ = [
     "feature_extraction",
@@ -47,7 +51,8 @@ def text_classification(
 ) -> TextClassificationResult:
     params = request.parameters
     options = set_options(top_k=params.top_k, function_to_apply=params.function_to_apply)
-    output = call_pipeline(pipe, context, request.inputs, **options)
+    # The task has no truncation option: text over the model's limit is refused, named.
+    output = call_pipeline(pipe, context, request.inputs, partial(refuse_long_text, pipe), **options)
     return TextClassificationResult.model_validate(as_label_list(output))
 
 
@@ -65,14 +70,30 @@ def translation(pipe: Pipeline, request: TranslationRequest, context: JobContext
     return TranslationResult(**fields)
 
 
+def _require_entailment_label(pipe: Pipeline) -> None:
+    """The entailment index is looked up in the model's labels (any case, any order);
+    transformers falls back to the last label when none starts with "entail": refuse instead."""
+    if pipe.entailment_id == -1:
+        labels = ", ".join(str(label) for label in pipe.model.config.id2label.values())
+        raise UnsupportedParameterError(
+            f"model {model_label(pipe.model)!r} has no entailment label ({labels}): "
+            "zero-shot classification needs an NLI model",
+            field="model",
+        )
+
+
 def zero_shot_classification(
     pipe: Pipeline, request: ZeroShotClassificationRequest, context: JobContext
 ) -> ZeroShotClassificationResult:
     params = request.parameters
+    _require_entailment_label(pipe)
+    # The pipeline truncates the text (only_first) to the model's limit; the hypotheses must fit beside it.
+    hypotheses_fit = partial(check_hypotheses, pipe, params.hypothesis_template, params.candidate_labels)
     output = call_pipeline(
         pipe,
         context,
         request.inputs,
+        lambda _: hypotheses_fit(),
         candidate_labels=params.candidate_labels,
         hypothesis_template=params.hypothesis_template,
         multi_label=params.multi_label,
@@ -95,14 +116,19 @@ def _normalize(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
-def _embed(pipe: Pipeline, truncate: bool, batches: list[list[str]]) -> list[list[np.ndarray]]:
+def _embed(pipe: Pipeline, truncate: bool, max_length: int | None, batches: list[list[str]]) -> list[list[np.ndarray]]:
     """Per-token hidden states of every text of every request, from one padded forward pass;
-    padding is cut off with the attention mask (the pipeline would keep it when batching)."""
+    padding is cut off with the attention mask (the pipeline would keep it when batching).
+    ``max_length``: a sentence-transformers model's max_seq_length (None: the tokenizer's)."""
     texts = [text for batch in batches for text in batch]
-    encoded = pipe.tokenizer(texts, padding=True, truncation=truncate, return_tensors="pt").to(pipe.device)
+    encoded = pipe.tokenizer(texts, padding=True, truncation=truncate, max_length=max_length, return_tensors="pt").to(
+        pipe.device
+    )
+    lengths = encoded["attention_mask"].sum(dim=1).tolist()
+    fields = [f"inputs.{index}" for batch in batches for index in range(len(batch))]
+    refuse_long_rows(pipe, lengths, fields, "; truncate: true cuts it there")
     with torch.inference_mode():
         hidden = pipe.model(**encoded)[0].float().cpu().numpy()
-    lengths = encoded["attention_mask"].sum(dim=1).tolist()
     per_text = iter([hidden[index, :length] for index, length in enumerate(lengths)])
     return [[next(per_text) for _ in batch] for batch in batches]
 
@@ -111,9 +137,13 @@ def feature_extraction(
     pipe: Pipeline, request: FeatureExtractionRequest, context: JobContext
 ) -> FeatureExtractionResult:
     params = request.parameters
-    outputs = context.model_call((id(pipe), params.truncate), partial(_embed, pipe, params.truncate), request.inputs)
+    # Unset pooling / normalize: what the model was trained with (sentence-transformers layout).
+    defaults = embedding_defaults(str(pipe.model.name_or_path))
+    pooling, normalize = defaults.resolve(pipe.model, params.pooling, params.normalize)
+    embed = partial(_embed, pipe, params.truncate, defaults.max_length)
+    outputs = context.model_call((id(pipe), params.truncate), embed, request.inputs)
     embeddings = []
     for hidden in outputs:
-        vectors = _pool(hidden, params.pooling)
-        embeddings.append((_normalize(vectors) if params.normalize else vectors).tolist())
+        vectors = _pool(hidden, pooling)
+        embeddings.append((_normalize(vectors) if normalize else vectors).tolist())
     return FeatureExtractionResult.model_validate(embeddings)

@@ -20,15 +20,18 @@ from pipeq_client.types import (
     ObjectDetectionResult,
 )
 from pipeq_workers.context import JobContext
-from pipeq_workers.decoding import decode_image
+from pipeq_workers.decoding import PixelBudget, decode_image
 from pipeq_workers.generation.prompts import image_text_prompt, image_to_text_prompt
 from pipeq_workers.handlers.common import as_label_list, call_pipeline, generate, set_options
+from pipeq_workers.image_limits import probe_image
 
 __all__ = ["image_classification", "image_text_to_text", "image_to_text", "object_detection"]
 
 
-def _image(context: JobContext, blob: Blob, field: str) -> Image.Image:
-    return decode_image(context.blob_bytes(blob, field), field, context.settings.max_image_pixels)
+def _image(context: JobContext, blob: Blob, field: str, budget: PixelBudget | None = None) -> Image.Image:
+    """Decoded within ``budget``: the pixels left for this request's images (a fresh one for one image)."""
+    budget = budget if budget is not None else PixelBudget(context.settings.max_image_pixels)
+    return decode_image(context.blob_bytes(blob, field), field, budget)
 
 
 def image_to_text(pipe: Pipeline, request: ImageToTextRequest, context: JobContext) -> ImageToTextResult:
@@ -43,21 +46,24 @@ def image_classification(
     params = request.parameters
     image = _image(context, request.inputs, "inputs")
     options = set_options(top_k=params.top_k, function_to_apply=params.function_to_apply)
-    output = call_pipeline(pipe, context, image, **options)
+    output = call_pipeline(pipe, context, image, partial(probe_image, pipe, field="inputs"), **options)
     return ImageClassificationResult.model_validate(as_label_list(output))
 
 
 def object_detection(pipe: Pipeline, request: ObjectDetectionRequest, context: JobContext) -> ObjectDetectionResult:
     image = _image(context, request.inputs, "inputs")
-    output = call_pipeline(pipe, context, image, threshold=request.parameters.threshold)
+    probe = partial(probe_image, pipe, field="inputs")
+    output = call_pipeline(pipe, context, image, probe, threshold=request.parameters.threshold)
     return ObjectDetectionResult.model_validate(output)
 
 
 def image_text_to_text(pipe: Pipeline, request: ImageTextToTextRequest, context: JobContext) -> ImageTextToTextResult:
     params = request.parameters
-    images = [_image(context, blob, field) for field, blob in request.blobs()]
+    budget = PixelBudget(context.settings.max_image_pixels)  # for all the request's images together
+    fields = [field for field, _ in request.blobs()]
+    images = [_image(context, blob, field, budget) for field, blob in request.blobs()]
     if isinstance(request.inputs, ImageTextInput):
-        prompt = partial(image_text_prompt, pipe, images, request.inputs.text, None)
+        prompt = partial(image_text_prompt, pipe, images, request.inputs.text, None, fields)
     else:
-        prompt = partial(image_text_prompt, pipe, images, None, request.inputs)
+        prompt = partial(image_text_prompt, pipe, images, None, request.inputs, fields)
     return ImageTextToTextResult(**generate(pipe, prompt, params, context, "generated_text"))
