@@ -20,9 +20,7 @@ from pipeq_workers.tiny import build_tiny_models
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--chaos", action="store_true", help="run the heavy chaos loops (hundreds of jobs, many SIGKILLs)"
-    )
+    parser.addoption("--chaos", action="store_true", help="run the heavy chaos loops (hundreds of jobs, many SIGKILLs)")
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 exists: the events are the state).
 
     no event yet                         queued     (cancelled, if the cancel key is set)
-    started / token / progress / reset   running    (cancelled, if the cancel key is set)
+    started / token / reset              running    (cancelled, if the cancel key is set)
     done                                 done       (cancelled, if generation ended by cancel)
     error                                failed     (cancelled, for the ``cancelled`` code)
 

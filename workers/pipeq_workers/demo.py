@@ -12,9 +12,16 @@ from pipeq_client import Client, Job
 from pipeq_client.errors import PipeqError
 from pipeq_client.events import DoneEvent, ResetEvent, TokenEvent
 from pipeq_client.types import TaskRequest, TextGenerationRequest
+from pipeq_workers.display import escape_unprintable
 from pipeq_workers.samples import sample_requests
 
-__all__ = ["DemoRow", "format_table", "print_stream", "run_requests", "stream_demo", "summarize"]
+__all__ = ["TINY_NOTE", "DemoRow", "format_table", "print_stream", "run_requests", "stream_demo", "summarize"]
+
+TINY_NOTE = (
+    "note: the tiny models have random weights, so their outputs are gibberish on purpose:\n"
+    "they prove the plumbing (queues, parameters, result shapes), not the quality.\n"
+    "Real models: `pipeq models fetch DIR`, then PIPEQ_MODELS_CONFIG=DIR/models.json."
+)
 
 _SUMMARY_WIDTH = 60
 
@@ -76,14 +83,17 @@ def format_table(rows: list[DemoRow]) -> str:
 
 
 def print_stream(job: Job[Any], timeout: float) -> Any:
-    """Prints text deltas as they arrive; returns the final result."""
+    """Prints text deltas as they arrive (control characters escaped); returns the final result."""
+    printed = False
     for event in job.stream(timeout=timeout):
         if isinstance(event, TokenEvent) and event.index == 0:
-            print(event.text, end="", flush=True)
+            print(escape_unprintable(event.text), end="", flush=True)
+            printed = printed or bool(event.text)
         elif isinstance(event, ResetEvent):
             print("\n[job redelivered, restarting]", flush=True)
         elif isinstance(event, DoneEvent):
-            print(flush=True)
+            if printed:
+                print(flush=True)  # end the streamed line; nothing streamed: no blank line
             return event.result
     raise AssertionError("unreachable: a stream ends with DoneEvent or raises")
 

@@ -6,6 +6,10 @@ in a task cannot answer it, and it is slow.
     /readyz    200 while models are loaded and Redis answers
     /livez     200 while the heartbeat is fresh
     /metrics   Prometheus text format
+
+Without ``PIPEQ_HEALTH_FILE`` each worker writes ``<queues>-<pid>.json`` in a heartbeat
+directory (``PIPEQ_HEALTH_DIR``, default ``$XDG_RUNTIME_DIR/pipeq`` or ``<tmp>/pipeq-<uid>``)
+and removes it on a clean exit, so ``pipeq health`` finds every worker of the host there.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -25,7 +30,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from pipeq_workers.metrics import WorkerMetrics
 
-__all__ = ["HealthMonitor", "HealthState", "read_health"]
+__all__ = [
+    "HealthMonitor",
+    "HealthState",
+    "Heartbeats",
+    "default_health_dir",
+    "heartbeat_file",
+    "probe_passes",
+    "process_exited",
+    "read_health",
+    "scan_heartbeats",
+]
 
 
 @dataclass
@@ -48,9 +63,66 @@ class HealthState:
         return self.live(max_age_s) and self.models_loaded and self.redis_ok
 
 
+def probe_passes(state: HealthState, probe: str, max_age_s: float) -> bool:
+    """``live`` / ``ready`` / ``startup`` as the HTTP probes answer them."""
+    return {"live": state.live, "ready": state.ready, "startup": lambda _: state.models_loaded}[probe](max_age_s)
+
+
 def read_health(path: Path) -> HealthState:
     """The last heartbeat written to ``path`` (OSError / ValueError if missing or corrupt)."""
     return HealthState(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def default_health_dir() -> Path:
+    """Per user, on this host: a runtime dir is private and cleared at logout or reboot."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    return Path(runtime) / "pipeq" if runtime else Path(tempfile.gettempdir()) / f"pipeq-{os.getuid()}"
+
+
+def heartbeat_file(directory: Path, queues: list[str], pid: int) -> Path:
+    """One file per worker, named like its Celery node (``<queues>-<pid>``)."""
+    return directory / f"{'-'.join(queues)}-{pid}.json"
+
+
+def process_exited(state: HealthState) -> bool:
+    """True when the heartbeat's worker ran on this host and its process is gone (a stale file)."""
+    if state.hostname != socket.gethostname():
+        return False  # another host's process cannot be looked up: its heartbeat age decides
+    try:
+        os.kill(state.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, owned by another user
+    return False
+
+
+@dataclass
+class Heartbeats:
+    """What a heartbeat directory holds: live workers' states, and files nobody will update."""
+
+    workers: dict[Path, HealthState] = field(default_factory=dict)
+    exited: list[Path] = field(default_factory=list)
+    unreadable: dict[Path, str] = field(default_factory=dict)
+
+
+def scan_heartbeats(directory: Path) -> Heartbeats:
+    """Every ``*.json`` heartbeat in ``directory``; files of exited processes are removed (and listed)."""
+    found = Heartbeats()
+    for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
+        try:
+            state = read_health(path)
+        except FileNotFoundError:
+            continue  # its worker exited cleanly between the listing and the read
+        except (OSError, ValueError, TypeError) as error:
+            found.unreadable[path] = str(error)
+            continue
+        if process_exited(state):
+            path.unlink(missing_ok=True)  # a killed worker never removes its own file
+            found.exited.append(path)
+        else:
+            found.workers[path] = state
+    return found
 
 
 class HealthMonitor:
@@ -64,6 +136,7 @@ class HealthMonitor:
         interval_s: float,
         health_file: Path | None,
         port: int | None,
+        remove_on_stop: bool = False,
     ) -> None:
         self.client = client
         self.metrics = metrics
@@ -71,7 +144,9 @@ class HealthMonitor:
         self.interval_s = interval_s
         self.health_file = health_file
         self.port = port
+        self.remove_on_stop = remove_on_stop
         self._stop = threading.Event()
+        self._writing = threading.Lock()  # stop() must not remove the file under a beat that rewrites it
         self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> None:
@@ -86,6 +161,9 @@ class HealthMonitor:
         self._stop.set()
         if self._server is not None:
             self._server.shutdown()
+        if self.remove_on_stop and self.health_file is not None:
+            with self._writing:
+                self.health_file.unlink(missing_ok=True)  # a clean exit leaves no stale heartbeat behind
 
     def mark_models_loaded(self) -> None:
         self.state.models_loaded = True
@@ -104,10 +182,16 @@ class HealthMonitor:
             self.state.redis_ok, self.state.redis_error = False, str(error)
         self.state.last_heartbeat = time.time()
         if self.health_file is not None:
-            # Write then rename: a probe never reads a half-written file.
-            partial = self.health_file.with_suffix(".tmp")
-            partial.write_text(json.dumps(asdict(self.state)), encoding="utf-8")
-            partial.replace(self.health_file)
+            with self._writing:
+                if not self._stop.is_set():
+                    self._write(self.health_file)
+
+    def _write(self, path: Path) -> None:
+        # Write then rename: a probe never reads a half-written file.
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps(asdict(self.state)), encoding="utf-8")
+        partial.replace(path)
 
     @property
     def max_age_s(self) -> float:

@@ -1,4 +1,4 @@
-"""The table: task -> request type (from the wire contract), queue, and handler.
+"""The table: task -> request type (from the wire contract) and handler.
 
 One HF task = one row. The request types come from ``pipeq_client.types.REQUEST_TYPES``
 so worker and client validate with the same models.
@@ -42,13 +42,12 @@ HANDLERS: dict[Task, Handler] = {
 @dataclass(frozen=True)
 class TaskSpec:
     task: Task
-    queue: Queue
     request_type: type[TaskRequest[Any]]
     handler: Handler
 
 
 def spec_for(task: Task) -> TaskSpec:
-    return TaskSpec(task, TASK_QUEUES[task], REQUEST_TYPES[task], HANDLERS[task])
+    return TaskSpec(task, REQUEST_TYPES[task], HANDLERS[task])
 
 
 def tasks_of(queues: list[Queue]) -> list[Task]:

@@ -56,7 +56,9 @@ class WorkerSettings(ClientSettings):
     )
     heartbeat_interval_s: float = Field(5.0, gt=0, description="How often the heartbeat is written.")
     lease_ttl_s: float = Field(
-        15.0, gt=0, description="A dead worker's in-flight jobs return to the queue this long after it stopped renewing."
+        15.0,
+        gt=0,
+        description="A dead worker's in-flight jobs return to the queue this long after it stopped renewing.",
     )
     fetch_wait_s: float = Field(
         1.0, gt=0, le=60, description="Longest single wait (BLMOVE) for a message while the worker is idle."

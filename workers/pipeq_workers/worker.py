@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,10 +12,13 @@ from celery.signals import worker_process_init, worker_ready
 
 from pipeq_client.protocol import Queue
 from pipeq_workers.app import create_app
-from pipeq_workers.health import HealthMonitor
+from pipeq_workers.errors import WorkerConfigError
+from pipeq_workers.health import HealthMonitor, default_health_dir, heartbeat_file
 from pipeq_workers.settings import WorkerSettings
 
 __all__ = ["run_worker"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,25 +47,54 @@ class WorkerOptions:
         return cls(queues, chosen_pool, concurrency or largest, loglevel, ready_file)
 
 
+def _heartbeat(settings: WorkerSettings, queues: list[Queue]) -> tuple[Path, bool]:
+    """The heartbeat file, and whether it is this worker's own (removed again on a clean exit)."""
+    if settings.health_file is not None:
+        return settings.health_file, False
+    directory = settings.health_dir or default_health_dir()
+    return heartbeat_file(directory, [queue.value for queue in queues], os.getpid()), True
+
+
+def _warm_up(runtime: Any, queues: list[Queue]) -> None:
+    """Loads the models; a model that cannot load is one line, not a traceback (DEBUG has it)."""
+    try:
+        runtime.warm_up(queues)
+    except (WorkerConfigError, OSError) as error:
+        log.debug("model loading failed", exc_info=True)
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        names = ", ".join(queue.value for queue in queues)
+        raise WorkerConfigError(f"the {names} worker cannot load its models: {reason}") from error
+
+
 def run_worker(settings: WorkerSettings, options: WorkerOptions) -> None:
-    queues, pool, concurrency = options.queues, options.pool, options.concurrency
-    loglevel, ready_file = options.loglevel, options.ready_file
+    queues = options.queues
     app = create_app(settings)
     runtime = app.pipeq_runtime  # type: ignore[attr-defined]
+    health_file, own_file = _heartbeat(settings, queues)
     monitor = HealthMonitor(
         runtime.redis,
         runtime.metrics,
         [queue.value for queue in queues],
         settings.heartbeat_interval_s,
-        settings.health_file,
+        health_file,
         settings.health_port,
+        remove_on_stop=own_file,
     )
     monitor.start()  # before warm-up: a startup probe sees "alive, models loading"
+    try:
+        _serve(app, runtime, monitor, options)
+    finally:
+        monitor.stop()
+
+
+def _serve(app: Any, runtime: Any, monitor: HealthMonitor, options: WorkerOptions) -> None:
+    queues, pool, concurrency = options.queues, options.pool, options.concurrency
+    loglevel, ready_file = options.loglevel, options.ready_file
     if pool == "prefork":
         # Never load (or touch CUDA) before the fork: each child loads its own models.
         worker_process_init.connect(lambda **_: runtime.warm_up(queues), weak=False)
     else:
-        runtime.warm_up(queues)
+        _warm_up(runtime, queues)
         monitor.mark_models_loaded()
 
     def announce_ready(**_: Any) -> None:
@@ -85,4 +118,3 @@ def run_worker(settings: WorkerSettings, options: WorkerOptions) -> None:
             "--without-gossip",
         ]
     )  # fmt: skip
-    monitor.stop()
