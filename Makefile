@@ -8,11 +8,11 @@ STAMP := $(VENV)/.installed
 
 # torch==2.13.0 first: any other torch spec (or none, when a dependency asks for torch)
 # downloads GBs of CUDA packages on these machines.
-$(STAMP): client/pyproject.toml workers/pyproject.toml pyproject.toml
+$(STAMP): client/pyproject.toml workers/pyproject.toml gateway/pyproject.toml pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ./client -e ./workers --group dev
+	$(BIN)/python -m pip install --quiet -e ./client -e ./workers -e ./gateway --group dev
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -21,6 +21,8 @@ def test_demo_runs_all_13_tasks_through_the_queue() -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "13/13 tasks succeeded through the queue" in out.stdout
+    assert "gateway: http://127.0.0.1:" in out.stdout and "(playground)" in out.stdout
+    assert "gateway: POST /v1/chat/completions ->" in out.stdout, "the demo's gateway answered a chat completion"
     rows = [line for line in out.stdout.splitlines() if line.split(" ", 1)[0] in {
         "text-generation", "text-classification", "summarization", "translation", "zero-shot-classification",
         "feature-extraction", "image-to-text", "image-classification", "object-detection", "image-text-to-text",

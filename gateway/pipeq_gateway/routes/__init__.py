@@ -1,0 +1,1 @@
+"""Starlette endpoints, one module per dialect; each reads the body, translates, and calls the queue."""
