@@ -1,6 +1,8 @@
-"""``python -m bench``: the same as ``pipeq bench`` (results in bench/results/)."""
+"""``python -m bench [OPTIONS]``: the same as ``pipeq bench [OPTIONS]`` (results in bench/results/)."""
 
-from pipeq_workers.cli import main
+import sys
+
+from pipeq_workers.cli import bench
 
 if __name__ == "__main__":
-    main(["bench"])
+    bench(sys.argv[1:], prog_name="python -m bench")

@@ -1,11 +1,13 @@
-"""Measurement loops: the direct pipeline, pipeq under N closed-loop clients, streaming."""
+"""Measurement loops. Each returns the :class:`Work` it did; a :class:`Probe` window around it
+adds wall time and CPU. Direct loops run in the bench process; pipeq loops are closed-loop
+clients (threads), each sending its next request when the previous answer arrives."""
 
 from __future__ import annotations
 
 import itertools
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -14,66 +16,87 @@ from transformers.generation.streamers import BaseStreamer
 
 from pipeq_client import Client
 from pipeq_client.events import TokenEvent
-from pipeq_workers.benchmark.workloads import NEW_TOKENS, Workload, texts
+from pipeq_client.types import TaskRequest
+from pipeq_workers.benchmark.window import Work
+from pipeq_workers.benchmark.workloads import NEW_TOKENS, produced
 
 __all__ = [
-    "Load",
-    "StreamTimes",
-    "direct_latencies",
+    "RequestMaker",
+    "direct_batches",
+    "direct_calls",
     "direct_stream",
-    "direct_throughput",
+    "pipeq_calls",
     "pipeq_load",
     "pipeq_stream",
+    "spread_over",
 ]
 
-
-@dataclass(frozen=True)
-class Load:
-    """One closed-loop run: throughput in units/s and every request's latency in ms."""
-
-    throughput: float
-    latencies_ms: list[float]
+# Builds one request when its client is about to send it (building is client work).
+RequestMaker = Callable[[], TaskRequest[Any]]
 
 
-def direct_throughput(workload: Workload, pipe: Pipeline, count: int, batch_size: int) -> float:
-    inputs = texts(count)
-    started = time.perf_counter()
-    for start in range(0, count, batch_size):
-        workload.direct(pipe, inputs[start : start + batch_size], batch_size)
-    return count * workload.units / (time.perf_counter() - started)
+def direct_batches(call: Callable[[list[str]], None], inputs: list[str], batch_size: int, units: float) -> Work:
+    """``call`` on consecutive slices of ``batch_size`` inputs."""
+    for start in range(0, len(inputs), batch_size):
+        call(inputs[start : start + batch_size])
+    return Work(len(inputs), len(inputs) * units)
 
 
-def direct_latencies(workload: Workload, pipe: Pipeline, count: int) -> list[float]:
-    latencies = []
-    for text in texts(count):
+def direct_calls(calls: list[Callable[[], float]]) -> Work:
+    """Each call in turn, timed; a call returns the units it produced."""
+    latencies, units = [], 0.0
+    for call in calls:
         started = time.perf_counter()
-        workload.direct(pipe, [text], 1)
+        units += call()
         latencies.append((time.perf_counter() - started) * 1e3)
-    return latencies
+    return Work(len(calls), units, {"latency_ms": latencies})
 
 
-def pipeq_load(workload: Workload, client: Client, clients: int, per_client: int) -> Load:
-    """``clients`` threads, each sending ``per_client`` requests one after another."""
-    inputs = texts(clients * per_client)
+def pipeq_calls(client: Client, makers: Sequence[RequestMaker], units: float) -> Work:
+    """One request after another from the calling thread, each timed."""
+    latencies, made = [], 0.0
+    for make in makers:
+        request = make()
+        started = time.perf_counter()
+        result = client.run(request, timeout=600)
+        latencies.append((time.perf_counter() - started) * 1e3)
+        made += produced(result, units)
+    return Work(len(makers), made, {"latency_ms": latencies})
+
+
+def spread_over(makers: list[RequestMaker], clients: int) -> list[list[RequestMaker]]:
+    """``makers`` dealt into ``clients`` equal runs (a remainder is dropped)."""
+    per_client = len(makers) // clients
+    return [makers[index * per_client : (index + 1) * per_client] for index in range(clients)]
+
+
+def pipeq_load(client: Client, schedule: Sequence[Sequence[RequestMaker]], units: float) -> Work:
+    """One thread per entry of ``schedule``: each sends its requests one after another."""
     latencies: list[float] = []
+    made: list[float] = []
+    errors: list[BaseException] = []
     lock = threading.Lock()
 
-    def one_client(offset: int) -> None:
-        for index in range(per_client):
-            request = workload.request(inputs[offset * per_client + index])
-            started = time.perf_counter()
-            client.run(request, timeout=600)
-            with lock:
-                latencies.append((time.perf_counter() - started) * 1e3)
+    def one_client(makers: Sequence[RequestMaker]) -> None:
+        try:
+            for make in makers:
+                request = make()
+                started = time.perf_counter()
+                result = client.run(request, timeout=600)
+                with lock:
+                    latencies.append((time.perf_counter() - started) * 1e3)
+                    made.append(produced(result, units))
+        except BaseException as error:  # surfaced after join: a failed request must fail the bench
+            errors.append(error)
 
-    threads = [threading.Thread(target=one_client, args=(offset,)) for offset in range(clients)]
-    started = time.perf_counter()
+    threads = [threading.Thread(target=one_client, args=(makers,)) for makers in schedule]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
-    return Load(len(inputs) * workload.units / elapsed, latencies)
+    if errors:
+        raise errors[0]
+    return Work(len(latencies), sum(made), {"latency_ms": latencies})
 
 
 class _Clock(BaseStreamer):
@@ -92,40 +115,35 @@ class _Clock(BaseStreamer):
         return None
 
 
-def direct_stream(pipe: Pipeline, count: int) -> tuple[list[float], list[float]]:
-    """(time to first token ms, gaps between tokens ms) of in-process generate() with a streamer."""
+def direct_stream(pipe: Pipeline, prompts: list[str]) -> Work:
+    """In-process generate() with a streamer: time to first token and gaps between tokens, ms."""
     first, gaps = [], []
-    for text in texts(count):
+    for text in prompts:
         clock = _Clock()
         started = time.perf_counter()
         with torch.inference_mode():
             pipe(text, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, do_sample=False, streamer=clock)
         first.append((clock.times[0] - started) * 1e3)
-        gaps += [(b - a) * 1e3 for a, b in zip(clock.times, clock.times[1:], strict=False)]
-    return first, gaps
+        gaps += [(b - a) * 1e3 for a, b in itertools.pairwise(clock.times)]
+    return Work(len(prompts), len(prompts) * NEW_TOKENS, {"ttft_ms": first, "gap_ms": gaps})
 
 
-@dataclass(frozen=True)
-class StreamTimes:
-    """Time to first token, gaps between tokens as the worker produced them, and each token's
-    delivery lag (published by the worker -> received by the client), all in ms."""
-
-    first_ms: list[float]
-    gaps_ms: list[float]
-    lag_ms: list[float]
-
-
-def pipeq_stream(workload: Workload, client: Client, count: int) -> StreamTimes:
-    first, gaps, lags = [], [], []
-    for text in texts(count):
+def pipeq_stream(client: Client, request: Callable[[str], TaskRequest[Any]], prompts: list[str]) -> Work:
+    """Streams one request at a time. ``gap_ms``: between tokens as the client receives them;
+    ``worker_gap_ms``: as the worker published them; ``lag_ms``: published -> received."""
+    first, gaps, worker_gaps, lags = [], [], [], []
+    tokens = 0
+    for text in prompts:
         started = time.perf_counter()
-        job = client.submit(workload.request(text))
-        received = []
-        for event in job.stream(timeout=600):
-            if isinstance(event, TokenEvent) and event.token_id is not None:
-                received.append((time.perf_counter(), time.time(), event.published_at or 0.0))
+        received = [
+            (time.perf_counter(), time.time(), event.published_at or 0.0)
+            for event in client.submit(request(text)).stream(timeout=600)
+            if isinstance(event, TokenEvent) and event.token_id is not None
+        ]
+        tokens += len(received)
         first.append((received[0][0] - started) * 1e3)
-        produced = [published for _, _, published in received]
-        gaps += [(b - a) * 1e3 for a, b in itertools.pairwise(produced)]
+        gaps += [(b[0] - a[0]) * 1e3 for a, b in itertools.pairwise(received)]
+        worker_gaps += [(b[2] - a[2]) * 1e3 for a, b in itertools.pairwise(received)]
         lags += [(wall - published) * 1e3 for _, wall, published in received]
-    return StreamTimes(first, gaps, lags)
+    series = {"ttft_ms": first, "gap_ms": gaps, "worker_gap_ms": worker_gaps, "lag_ms": lags}
+    return Work(len(prompts), tokens, series)

@@ -1,131 +1,125 @@
-"""Runs the suite: direct pipeline first (no worker running), then pipeq unbatched (solo
-worker) and batched (threads, batch 32), each under 1 and 32 concurrent clients."""
+"""Runs the suite. All servers stay up for the whole run; every repeat of a workload runs each
+of its variants (direct and pipeq) back to back, the order rotated by one per repeat, so drift
+on a shared machine lands on all of them alike."""
 
 from __future__ import annotations
 
-import os
-import platform
-import statistics
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-import transformers
-from transformers import pipeline
+from transformers import Pipeline, pipeline
 
-from pipeq_client import Client
-from pipeq_client.protocol import Queue, Task
-from pipeq_workers.benchmark.measure import (
-    direct_latencies,
-    direct_stream,
-    direct_throughput,
-    pipeq_load,
-    pipeq_stream,
-)
+from pipeq_workers.benchmark.alternate import alternate
+from pipeq_workers.benchmark.environment import describe
 from pipeq_workers.benchmark.models import build_bench_models
-from pipeq_workers.benchmark.stats import Spread, percentile
-from pipeq_workers.benchmark.workloads import Workload, workloads
-from pipeq_workers.embedded import EmbeddedRedis
-from pipeq_workers.stack import LocalStack
+from pipeq_workers.benchmark.names import TASK_WORKLOADS, WORKLOADS
+from pipeq_workers.benchmark.plans import Plan, Sizes, build_plan
+from pipeq_workers.benchmark.stacks import MODES, Stacks
+from pipeq_workers.benchmark.summary import summarise
+from pipeq_workers.benchmark.targets import ratios, targets
+from pipeq_workers.benchmark.window import Sample
 
-__all__ = ["BenchConfig", "run_bench"]
+__all__ = ["BenchConfig", "interleave", "run_bench"]
 
-MODES = {
-    "unbatched": {"PIPEQ_MAX_BATCH_SIZE": "1"},
-    "batched": {"PIPEQ_MAX_BATCH_SIZE": "32", "PIPEQ_MAX_WAIT_MS": "10"},
-}
+METHOD = (
+    "The servers the chosen workloads need (an unbatched and a batched text worker, each on its own "
+    "redis-server; a bare redis-server with no worker for submits) start first and stay up. Each repeat "
+    "of a workload runs every variant once, back to back, the starting variant rotated by one per repeat. "
+    "Latency figures (single requests, streams) come from turns instead: direct, unbatched and batched "
+    "one request each, rotating, so each call is a burst after a wait on either side. "
+    "Direct variants run the in-process transformers pipeline in the bench process while the workers sit "
+    "idle; the idle servers' CPU in every window is recorded as background_cores. Throughput: median over "
+    "repeats (low/high: min/max). Latencies: percentiles over every request of every repeat. pipeq clients "
+    "are closed-loop threads of the bench process."
+)
+CPU_ACCOUNTING = (
+    "user+system CPU seconds over each measured window (psutil, /proc), per 1,000 requests: server = the "
+    "worker's process tree (direct: the bench process, which runs the model), client = the bench process "
+    "sending and waiting, redis = that stack's redis-server. Resolution: one clock tick (10 ms) per window."
+)
 
 
 @dataclass(frozen=True)
 class BenchConfig:
+    """What ``pipeq bench`` runs: torch threads (direct and workers alike), repeats, workloads."""
+
     threads: int = 1
     repeats: int = 3
-    requests: int = 96  # per measurement (text tasks); generation uses a quarter
-    clients: tuple[int, ...] = (1, 32)
+    workloads: tuple[str, ...] = WORKLOADS
+    commandstats: bool = True
+    sizes: Sizes = field(default_factory=lambda: Sizes(requests=96, token_budget=64, streams=8, submits=2000))
 
     @classmethod
-    def quick(cls) -> BenchConfig:
-        return cls(repeats=1, requests=32)
-
-    def count(self, workload: Workload) -> int:
-        return max(self.clients[-1], self.requests // (4 if workload.task is Task.TEXT_GENERATION else 1))
-
-
-def _repeat(config: BenchConfig, measure: Any) -> dict[str, Any]:
-    return Spread.of([measure() for _ in range(config.repeats)]).as_dict()
+    def build(
+        cls, *, quick: bool, repeats: int | None, workloads: tuple[str, ...], threads: int, commandstats: bool
+    ) -> BenchConfig:
+        """``quick``: one repeat and smaller measurements, unless ``repeats`` says otherwise."""
+        sizes = Sizes(requests=32, token_budget=32, streams=4, submits=300) if quick else cls().sizes
+        chosen = repeats if repeats is not None else (1 if quick else cls.repeats)
+        return cls(threads, chosen, workloads, commandstats, sizes)
 
 
-def _direct(config: BenchConfig, models: Path) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    for workload in workloads():
-        pipe = pipeline(workload.task.value, model=str(models.parent / workload.task.value), device="cpu")
-        count = config.count(workload)
-        workload.direct(pipe, ["warm up"] * 2, 2)
-        latencies = direct_latencies(workload, pipe, min(count, 64))
-        results[workload.task.value] = {
-            "single": _repeat(config, lambda w=workload, p=pipe, n=count: direct_throughput(w, p, n, 1)),
-            "batch32": _repeat(config, lambda w=workload, p=pipe, n=count: direct_throughput(w, p, n, 32)),
-            "latency_p50_ms": statistics.median(latencies),
-        }
-        if workload.task is Task.TEXT_GENERATION:
-            first, gaps = direct_stream(pipe, 8)
-            results["stream"] = {"ttft_p50_ms": statistics.median(first), "token_gap_p50_ms": statistics.median(gaps)}
-    return results
+def interleave(plan: Plan, repeats: int) -> dict[str, list[Sample]]:
+    """``repeats`` rounds; each round measures every variant once, starting one further along,
+    then lets the steppers take their turns."""
+    keys = [variant.key for variant in plan.variants] + [stepper.key for stepper in plan.steppers]
+    samples: dict[str, list[Sample]] = {key: [] for key in keys}
+    for repeat in range(repeats):
+        shift = repeat % max(1, len(plan.variants))
+        for variant in plan.variants[shift:] + plan.variants[:shift]:
+            samples[variant.key].append(variant.measure())
+        if plan.steppers:
+            for key, sample in alternate(plan.steppers, repeat).items():
+                samples[key].append(sample)
+    return samples
 
 
-def _pipeq(config: BenchConfig, models: Path, mode: str) -> dict[str, Any]:
-    env = {**MODES[mode], "PIPEQ_TORCH_THREADS": str(config.threads)}
-    results: dict[str, Any] = {}
-    with (
-        EmbeddedRedis() as server,
-        LocalStack(server.url, models, queues=(Queue.TEXT,), extra_env=env) as stack,
-        Client(stack.redis_url) as client,
-    ):
-        for workload in workloads():
-            pipeq_load(workload, client, 2, 2)  # warm up
-            count = config.count(workload)
-            per_clients = {}
-            for clients in config.clients:
-                loads = [pipeq_load(workload, client, clients, count // clients) for _ in range(config.repeats)]
-                latencies = [latency for load in loads for latency in load.latencies_ms]
-                per_clients[str(clients)] = {
-                    "throughput": Spread.of([load.throughput for load in loads]).as_dict(),
-                    "latency_p50_ms": percentile(latencies, 50),
-                    "latency_p99_ms": percentile(latencies, 99),
-                }
-            results[workload.task.value] = per_clients
-            if workload.task is Task.TEXT_GENERATION and mode == "unbatched":
-                times = pipeq_stream(workload, client, 8)
-                results["stream"] = {
-                    "ttft_p50_ms": statistics.median(times.first_ms),
-                    "token_gap_p50_ms": statistics.median(times.gaps_ms),
-                    "delivery_lag_p50_ms": statistics.median(times.lag_ms),
-                    "delivery_lag_p99_ms": percentile(times.lag_ms, 99),
-                }
-    return results
+def _pipelines(models: Path) -> dict[str, Pipeline]:
+    # pipeline()'s overloads want each task name as a literal.
+    return {task: pipeline(task, model=str(models / task), device="cpu") for task in TASK_WORKLOADS}  # type: ignore[call-overload]
 
 
-def _meta(config: BenchConfig) -> dict[str, Any]:
-    return {
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "device": "cpu",
-        "torch_threads": config.threads,
-        "repeats": config.repeats,
-        "clients": list(config.clients),
-        "models": "random-weight BERT 4x256 (classifier, encoder) and Llama 4x256, 32 new tokens",
-    }
+def _workload(name: str, config: BenchConfig, pipes: dict[str, Pipeline], stacks: Stacks) -> dict[str, Any]:
+    plan = build_plan(name, pipes, stacks, config.sizes)
+    plan.warm()
+    samples = interleave(plan, config.repeats)
+    labels = {variant.key: variant.label for variant in plan.variants}
+    labels.update({stepper.key: stepper.label for stepper in plan.steppers})
+    variants = {key: {"label": label, **summarise(samples[key])} for key, label in labels.items()}
+    results = {"unit": plan.unit, "variants": variants}
+    return {**results, "ratios": ratios(results)}
 
 
 def run_bench(config: BenchConfig, cache: Path) -> dict[str, Any]:
-    """All measurements of one run, as JSON-ready data (targets evaluated by the report)."""
+    """All measurements of one run and its targets table, as JSON-ready data."""
     torch.set_num_threads(config.threads)
-    models = build_bench_models(cache)
-    direct = _direct(config, models)
-    pipeq = {mode: _pipeq(config, models, mode) for mode in MODES}
-    return {"meta": _meta(config), "direct": direct, "pipeq": pipeq}
+    models = build_bench_models(cache).parent
+    needs_workers = any(name != "submit-rate" for name in config.workloads)
+    modes = tuple(MODES) if needs_workers else ()
+    bare = "submit-rate" in config.workloads
+    environment = describe()
+    with Stacks(models / "models.json", config.threads, modes, bare=bare, commandstats=config.commandstats) as stacks:
+        pipes = _pipelines(models) if needs_workers else {}
+        workloads = {name: _workload(name, config, pipes, stacks) for name in config.workloads}
+        worker_env = {mode: stacks.worker_env(mode) for mode in modes}
+    meta = _meta(config, {**environment, **describe(end=True)}, worker_env)
+    return {"meta": meta, "workloads": workloads, "targets": targets(workloads)}
+
+
+def _meta(config: BenchConfig, environment: dict[str, Any], worker_env: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **{key: environment.pop(key) for key in ("date", "torch", "transformers", "python")},
+        "environment": environment,
+        "device": "cpu",
+        "torch_threads": config.threads,
+        "repeats": config.repeats,
+        "workloads": list(config.workloads),
+        "sizes": vars(config.sizes),
+        "workers": worker_env,
+        "commandstats": config.commandstats,
+        "models": "random-weight BERT 4x256 (classifier, encoder) and Llama 4x256",
+        "method": METHOD,
+        "cpu_accounting": CPU_ACCOUNTING,
+    }

@@ -28,4 +28,4 @@ class Spread:
         return cls(statistics.median(values), min(values), max(values))
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: round(value, 4) for name, value in asdict(self).items()}

@@ -12,7 +12,7 @@ from transformers import Pipeline
 from pipeq_client.protocol import Task
 from pipeq_client.types import FeatureExtractionRequest, TaskRequest, TextClassificationRequest, TextGenerationRequest
 
-__all__ = ["NEW_TOKENS", "Workload", "workloads"]
+__all__ = ["NEW_TOKENS", "Workload", "left_padded", "produced", "texts", "workloads"]
 
 NEW_TOKENS = 32
 _SENTENCES = (
@@ -25,6 +25,13 @@ _SENTENCES = (
 
 def texts(count: int) -> list[str]:
     return [f"{_SENTENCES[index % len(_SENTENCES)]} ({index})" for index in range(count)]
+
+
+def produced(result: Any, expected: float) -> float:
+    """Units one pipeq answer carries: the tokens the worker reports generating, else ``expected``
+    (so a server that stops early is not credited with tokens it never made)."""
+    details = getattr(result, "details", None)
+    return float(details.generated_tokens) if details is not None else expected
 
 
 @dataclass(frozen=True)
@@ -49,8 +56,15 @@ def _embed(pipe: Pipeline, inputs: list[str], batch_size: int) -> None:
         output[0].mean(dim=0)
 
 
+def left_padded(pipe: Pipeline) -> Pipeline:
+    """Decoder-only generation continues at the right edge: pad prompts on the left."""
+    if pipe.tokenizer is not None:
+        pipe.tokenizer.padding_side = "left"
+    return pipe
+
+
 def _generate(pipe: Pipeline, inputs: list[str], batch_size: int) -> None:
-    pipe.tokenizer.padding_side = "left"
+    left_padded(pipe)
     with torch.inference_mode():
         pipe(
             inputs, batch_size=batch_size, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS,
