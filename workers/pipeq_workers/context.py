@@ -16,8 +16,8 @@ from pipeq_client.types import Blob
 from pipeq_client.validation import shown
 from pipeq_workers.batching import BatchFn, DeadlinePassedError, MicroBatcher
 from pipeq_workers.generation.runner import GenerationControl
+from pipeq_workers.generation.sampling import seed_everything
 from pipeq_workers.interrupts import AbandonedWork
-from pipeq_workers.sampling import seed_everything
 from pipeq_workers.settings import WorkerSettings
 from pipeq_workers.streaming import EventPublisher
 

@@ -3,7 +3,7 @@
 Decoder-only models take left-padded prompts (generation continues at the right edge; the
 attention mask and derived positions keep the padding out). Encoder-decoder models take
 right-padded encoder inputs; their decoder prompts (start token, caption prompt) are
-identical within a batch because the batch key includes every setting.
+identical within a batch because the batch key holds the task's own parameters.
 
 Other per-token inputs (Qwen2-VL's ``mm_token_type_ids``) are padded like the token ids.
 Image inputs are joined along the batch dimension; where their other dimensions differ
@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["combine_prompts"]
+__all__ = ["combine_prompts", "own_offsets"]
 
 _PADDED = ("input_ids", "attention_mask")
 
@@ -70,3 +70,12 @@ def combine_prompts(prompts: list[Any], model: Any, pad_token_id: int | None) ->
     # (BLIP's output starts one token before its input's end, so not always at the width).
     padding = inputs["input_ids"].shape[1] - first.inputs["input_ids"].shape[1] if left else 0
     return replace(first, inputs=inputs, prefix_length=first.prefix_length + padding)
+
+
+def own_offsets(prompts: list[Any], model: Any) -> list[int]:
+    """Where each prompt's own ids start in its rows of the combined input: after the left
+    padding of a decoder-only batch; at 0 in a decoder's ids (encoder-decoder models)."""
+    if model.config.is_encoder_decoder:
+        return [0] * len(prompts)
+    width = max(prompt.inputs["input_ids"].shape[1] for prompt in prompts)
+    return [width - prompt.inputs["input_ids"].shape[1] for prompt in prompts]

@@ -26,26 +26,23 @@ def _all_rows(input_ids: torch.LongTensor, value: bool) -> torch.BoolTensor:
 
 
 class StopStringCriteria(StoppingCriteria):
-    """Per row: stop once the generated text (decoded from ``prefix_length`` on) holds a stop string."""
+    """Per row: stop once the generated text (decoded from ``prefix_length`` on) holds one of
+    that row's stop strings (``stops[row]``; rows without any are never decoded here)."""
 
-    def __init__(self, stops: list[str], prefix_length: int, decode: Callable[[list[int]], str]) -> None:
+    def __init__(self, stops: list[list[str]], prefix_length: int, decode: Callable[[list[int]], str]) -> None:
         self.stops = stops
         self.prefix_length = prefix_length
         self.decode = decode
         self.stopped_rows: set[int] = set()
-        self.stopped_at: dict[int, int] = {}  # row -> generated tokens when its stop string appeared
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: object) -> torch.BoolTensor:
         done = _all_rows(input_ids, False)
-        for row in range(input_ids.shape[0]):
-            if row in self.stopped_rows:
-                done[row] = True
-                continue
-            generated = input_ids[row, self.prefix_length :].tolist()
-            if find_stop(self.decode(generated), self.stops) is not None:
-                self.stopped_rows.add(row)
-                self.stopped_at[row] = len(generated)
-                done[row] = True
+        for row, stops in enumerate(self.stops):
+            if row not in self.stopped_rows and stops:
+                generated = input_ids[row, self.prefix_length :].tolist()
+                if find_stop(self.decode(generated), stops) is not None:
+                    self.stopped_rows.add(row)
+            done[row] = row in self.stopped_rows
         return done
 
 

@@ -11,30 +11,39 @@ from __future__ import annotations
 from typing import Any
 
 from pipeq_client.errors import InputTooLongError
-from pipeq_client.types import GenerationParameters
 from pipeq_workers.model_limits import decoder_limit, refuse_long
 from pipeq_workers.pipelines.naming import model_label
 
-__all__ = ["check_room"]
+__all__ = ["check_room", "fits", "new_tokens"]
+
+_TRANSFORMERS_MAX_LENGTH = 20  # generate()'s max_length when the generation config sets none
 
 
-def _new_tokens(model: Any, params: GenerationParameters, prefix: int) -> int:
+def new_tokens(model: Any, max_new_tokens: int | None, prefix: int) -> int:
     """How many tokens generate() may add: the request's cap, else the model's generation config."""
-    if params.max_new_tokens is not None:
-        return params.max_new_tokens
+    if max_new_tokens is not None:
+        return max_new_tokens
     config = model.generation_config
     if config.max_new_tokens is not None:
         return int(config.max_new_tokens)
-    return max(int(config.max_length or 0) - prefix, 0)
+    max_length = config.max_length if config.max_length is not None else _TRANSFORMERS_MAX_LENGTH
+    return max(int(max_length) - prefix, 0)
 
 
-def check_room(model: Any, prefix: int, params: GenerationParameters, field: str = "inputs") -> None:
-    """InputTooLongError unless ``prefix`` decoder positions plus the new tokens fit the model."""
+def fits(model: Any, prefix: int, new: int) -> bool:
+    """Whether ``prefix`` decoder positions plus ``new`` tokens fit the model."""
+    limit = decoder_limit(model)
+    return limit is None or prefix + new <= limit
+
+
+def check_room(model: Any, prefix: int, max_new_tokens: int | None, field: str = "inputs") -> None:
+    """InputTooLongError unless ``prefix`` decoder positions plus the new tokens fit the model
+    (``max_new_tokens``: the request's cap; None: the model's generation config)."""
     limit = decoder_limit(model)
     if limit is None:
         return
     refuse_long(prefix, limit, field, model)
-    new = _new_tokens(model, params, prefix)
+    new = new_tokens(model, max_new_tokens, prefix)
     if prefix + new <= limit:
         return
     room = limit - prefix
@@ -44,7 +53,7 @@ def check_room(model: Any, prefix: int, params: GenerationParameters, field: str
             "no room is left for new tokens",
             field=field,
         )
-    if params.max_new_tokens is not None:
+    if max_new_tokens is not None:
         raise InputTooLongError(
             f"parameters.max_new_tokens: {prefix} prompt tokens + {new} new tokens is over the limit of {limit} "
             f"positions of model {model_label(model)!r}; at most {room} new tokens fit",

@@ -1,6 +1,11 @@
-"""Runs ``generate()`` for one or several compatible requests (same model, same settings) and
-turns the output into sequences with finish reasons, trimmed stop strings and (on request)
-raw logprobs. Row r of the output is sequence r % n of request r // n."""
+"""Runs one ``generate()`` for one or several requests and turns its rows into sequences.
+
+Requests in one call share the model, ``num_return_sequences`` and their task's own
+parameters (their batch key says so); everything else is applied per row from each
+request's own SamplingPlan: processors, warpers and seeded sampling (``rows.RowSampler``),
+stop strings, EOS, cancel, deadline and max_new_tokens (``ends.RowEnds``), logprobs. A
+request alone runs the same code. Row r of the output is sequence r % n of request r // n.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +13,29 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import torch
-from transformers import StoppingCriteriaList
+from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
-from pipeq_client.types import GeneratedSequence, GeneratedToken, GenerationDetails, GenerationParameters
+from pipeq_client.types import GeneratedSequence
 from pipeq_client.types.generation import FinishReason
-from pipeq_workers.generation.batch import combine_prompts
+from pipeq_workers.generation.batch import combine_prompts, own_offsets
 from pipeq_workers.generation.controls import CancelCriteria, DeadlineCriteria, StopStringCriteria
-from pipeq_workers.generation.limits import check_room
+from pipeq_workers.generation.ends import RowEnds
+from pipeq_workers.generation.limits import check_room, fits, new_tokens
 from pipeq_workers.generation.logits import RawLogitsRecorder
-from pipeq_workers.generation.stops import find_stop
+from pipeq_workers.generation.plan import SamplingPlan
+from pipeq_workers.generation.results import Rows, decoder
+from pipeq_workers.generation.rows import RowGroup, RowSampler
 from pipeq_workers.generation.streamer import Publish, TokenEventStreamer
-from pipeq_workers.sampling import generate_kwargs
 
 __all__ = ["GenerationControl", "GenerationJob", "Prompt", "run_generation_batch"]
+
+# generate() samples from what RowSampler hands it: logits that hold one token. Its own
+# warpers, were any applied, could only keep that token; these leave them out altogether.
+# (Greedy mode would not do: transformers refuses it with num_return_sequences > 1.)
+_ONE_TOKEN_SAMPLING = {"do_sample": True, "temperature": 1.0, "top_k": 0, "top_p": 1.0, "typical_p": 1.0}
 
 
 @dataclass
@@ -56,19 +67,7 @@ class GenerationControl:
 class GenerationJob:
     prompt: Prompt
     control: GenerationControl
-
-
-@dataclass
-class _Run:
-    model: Any
-    tokenizer: Any
-    params: GenerationParameters
-    n: int
-    decode: Callable[[list[int]], str]
-    stop: StopStringCriteria | None
-    cancel: CancelCriteria
-    deadline: DeadlineCriteria
-    recorder: RawLogitsRecorder | None
+    plan: SamplingPlan
 
 
 def _eos_ids(model: Any) -> set[int]:
@@ -76,125 +75,104 @@ def _eos_ids(model: Any) -> set[int]:
     return set() if eos is None else ({eos} if isinstance(eos, int) else set(eos))
 
 
-def _deadline(params: GenerationParameters, control: GenerationControl) -> float | None:
-    candidates = [control.deadline] if control.deadline is not None else []
-    if params.max_time is not None:
-        candidates.append(time.monotonic() + params.max_time)
+def _deadline(job: GenerationJob) -> float | None:
+    candidates = [job.control.deadline] if job.control.deadline is not None else []
+    if job.plan.max_time is not None:
+        candidates.append(time.monotonic() + job.plan.max_time)
     return min(candidates) if candidates else None
 
 
-def _finish(run: _Run, row: int, ids: list[int]) -> tuple[list[int], FinishReason]:
-    if run.stop is not None and row in run.stop.stopped_rows:
-        return ids[: run.stop.stopped_at[row]], "stop_sequence"
-    eos = _eos_ids(run.model)
-    eos_at = next((i for i, token in enumerate(ids) if token in eos), None)
-    if eos_at is not None:
-        return ids[: eos_at + 1], "eos_token"
-    if row // run.n in run.cancel.fired:
-        return ids, "cancelled"
-    if row // run.n in run.deadline.fired:
-        return ids, "time_limit"
-    return ids, "length"
+def _ends(
+    jobs: list[GenerationJob], caps: list[int], prompt: Prompt, decode: Callable[[list[int]], str], eos: set[int]
+) -> RowEnds:
+    """Each row's stopping: its request's stop strings, cancel, deadline and length cap."""
+    n = jobs[0].plan.num_return_sequences
+    owners = [row // n for row in range(len(jobs) * n)]
+    stops = [list(jobs[owner].plan.stop) for owner in owners]
+    checks: list[tuple[FinishReason, StoppingCriteria]] = []
+    if any(stops):
+        checks.append(("stop_sequence", StopStringCriteria(stops, prompt.prefix_length, decode)))
+    checks.append(("cancelled", CancelCriteria([job.control.is_cancelled for job in jobs], owners)))
+    checks.append(("time_limit", DeadlineCriteria([_deadline(job) for job in jobs], owners)))
+    return RowEnds(checks, [caps[owner] for owner in owners], eos, prompt.prefix_length)
 
 
-def _token(run: _Run, token_id: int, logprob: float) -> GeneratedToken:
-    special = token_id in run.tokenizer.all_special_ids
-    return GeneratedToken(id=token_id, text=run.tokenizer.decode([token_id]), logprob=logprob, special=special)
-
-
-def _token_details(run: _Run, row: int, ids: list[int]) -> dict[str, Any]:
-    if run.recorder is None:
-        return {}
-    tokens = [_token(run, token_id, run.recorder.logprob(step, row, token_id)) for step, token_id in enumerate(ids)]
-    details: dict[str, Any] = {"tokens": tokens}
-    if run.params.top_logprobs:
-        details["top_tokens"] = [
-            [_token(run, alt, value) for alt, value in run.recorder.top(step, row, run.params.top_logprobs)]
-            for step in range(len(ids))
-        ]
-    return details
-
-
-def _sequence(run: _Run, row: int, generated: list[int]) -> GeneratedSequence:
-    ids, reason = _finish(run, row, generated)
-    text = run.decode(ids)
-    if reason == "stop_sequence" and run.params.stop:
-        text = text[: find_stop(text, run.params.stop)]
-    details = GenerationDetails(
-        finish_reason=reason, generated_tokens=len(ids), seed=run.params.seed, **_token_details(run, row, ids)
-    )
-    return GeneratedSequence(text=text, details=details)
-
-
-def _streamer(run: _Run, jobs: list[GenerationJob]) -> TokenEventStreamer | None:
+def _streamer(rows: Rows, jobs: list[GenerationJob], eos: set[int]) -> TokenEventStreamer | None:
     if all(job.control.publish is None for job in jobs):
         return None
 
     def publish(row: int, event: dict[str, Any]) -> None:
-        target = jobs[row // run.n].control.publish
+        target = jobs[row // rows.n].control.publish
         if target is not None:
             # ts: when the worker published it (wall clock), so clients can measure delivery lag.
-            target({**event, "index": row % run.n, "ts": time.time()})
+            target({**event, "index": row % rows.n, "ts": time.time()})
 
+    count = len(jobs) * rows.n
     return TokenEventStreamer(
         publish,
-        run.decode,
-        run.params.stop or [],
-        _eos_ids(run.model),
-        set(run.tokenizer.all_special_ids),
-        run.recorder,
+        rows.decode,
+        [list(rows.plan(row).stop) for row in range(count)],
+        eos,
+        set(rows.tokenizer.all_special_ids),
+        [rows.recorder if rows.plan(row).logprobs else None for row in range(count)],
+        rows.ends.kept,
     )
+
+
+def _options(model: Any, jobs: list[GenerationJob], prompt: Prompt, caps: list[int]) -> dict[str, Any]:
+    n = jobs[0].plan.num_return_sequences
+    groups = [
+        RowGroup.of(job.plan, index * n, offset)
+        for index, (job, offset) in enumerate(zip(jobs, own_offsets([job.prompt for job in jobs], model), strict=True))
+    ]
+    sampler = RowSampler(groups, prompt.prefix_length, _eos_ids(model))
+    return {
+        **_ONE_TOKEN_SAMPLING,
+        "num_return_sequences": n,
+        "max_new_tokens": max(caps),
+        # Applied per row by RowSampler (the plans hold the model's own values where the request has none).
+        "min_new_tokens": 0,
+        "repetition_penalty": 1.0,
+        "logits_processor": LogitsProcessorList([sampler]),
+        **prompt.generate_options,
+    }
 
 
 def run_generation_batch(
     model: Any,
     tokenizer: Any,
     jobs: list[GenerationJob],
-    params: GenerationParameters,
     clean_up_tokenization_spaces: bool | None = None,
 ) -> list[list[GeneratedSequence]]:
-    """The n sequences of each job, in order. All jobs share ``params`` and the model."""
+    """The n sequences of each job, in order."""
     for job in jobs:
         # Before batching: each job's own prompt length, so a refusal is that job's own answer.
-        check_room(model, job.prompt.prefix_length, params, job.prompt.field)
-    n = params.num_return_sequences or 1
-    owners = [row // n for row in range(len(jobs) * n)]
+        check_room(model, job.prompt.prefix_length, job.plan.max_new_tokens, job.prompt.field)
+    caps = [max(new_tokens(model, job.plan.max_new_tokens, job.prompt.prefix_length), 1) for job in jobs]
     prompt = combine_prompts([job.prompt for job in jobs], model, tokenizer.pad_token_id)
-    decode = _decoder(tokenizer, prompt.decode_context, clean_up_tokenization_spaces)
-    run = _Run(
-        model=model,
-        tokenizer=tokenizer,
-        params=params,
-        n=n,
-        decode=decode,
-        stop=StopStringCriteria(params.stop, prompt.prefix_length, decode) if params.stop else None,
-        cancel=CancelCriteria([job.control.is_cancelled for job in jobs], owners),
-        deadline=DeadlineCriteria([_deadline(params, job.control) for job in jobs], owners),
-        recorder=RawLogitsRecorder(model) if params.logprobs else None,
-    )
-    criteria = StoppingCriteriaList([c for c in (run.cancel, run.deadline, run.stop) if c is not None])
-    options = generate_kwargs(params, int(model.config.get_text_config().vocab_size))
-    streamer = _streamer(run, jobs)
-    with torch.inference_mode(), run.recorder if run.recorder is not None else nullcontext():
+    if not fits(model, prompt.prefix_length, max(caps)):
+        # Each fits alone; padded to the longest prompt and run to the largest cap, together they would not.
+        return [run_generation_batch(model, tokenizer, [job], clean_up_tokenization_spaces)[0] for job in jobs]
+    n = jobs[0].plan.num_return_sequences
+    recorder = RawLogitsRecorder(model) if any(job.plan.logprobs for job in jobs) else None
+    decode = decoder(tokenizer, prompt.decode_context, clean_up_tokenization_spaces)
+    eos = _eos_ids(model)
+    rows = Rows(tokenizer, [job.plan for job in jobs], n, decode, _ends(jobs, caps, prompt, decode, eos), recorder)
+    streamer = _streamer(rows, jobs, eos)
+    with torch.inference_mode(), recorder if recorder is not None else nullcontext():
         output = model.generate(
-            **prompt.inputs, **options, **prompt.generate_options, stopping_criteria=criteria, streamer=streamer
+            **prompt.inputs,
+            **_options(model, jobs, prompt, caps),
+            stopping_criteria=StoppingCriteriaList([rows.ends]),
+            streamer=streamer,
         )
-    rows = [_sequence(run, row, ids) for row, ids in enumerate(output[:, prompt.prefix_length :].tolist())]
+    sequences = [rows.sequence(row, ids) for row, ids in enumerate(output[:, prompt.prefix_length :].tolist())]
     if streamer is not None:
-        streamer.flush([sequence.text for sequence in rows])
+        streamer.flush([sequence.text for sequence in sequences])
     return [
-        [_for_job(sequence, job.prompt) for sequence in rows[index * n : (index + 1) * n]]
+        [_for_job(sequence, job.prompt) for sequence in sequences[index * n : (index + 1) * n]]
         for index, job in enumerate(jobs)
     ]
-
-
-def _decoder(tokenizer: Any, context: list[int], clean_up: bool | None) -> Callable[[list[int]], str]:
-    """Generated ids -> text; with a context, the text those ids add after the context's own."""
-    plain = partial(tokenizer.decode, skip_special_tokens=True, clean_up_tokenization_spaces=clean_up)
-    if not context:
-        return plain
-    offset = len(plain(context))
-    return lambda ids: plain(context + ids)[offset:]
 
 
 def _prompt_tokens(prompt: Prompt) -> int | None:

@@ -2,8 +2,9 @@
 
 Text is released with the hold-back rule: nothing that could be the start of a stop
 string (or half a UTF-8 character) reaches a reader before it is decided, and nothing past
-a stop string ever does. ``flush`` releases the rest once the final text is known, so the
-concatenated deltas always equal the final text.
+a stop string ever does, nor any token of a row after it ended (rows of one batch end at
+different steps; generate() goes on padding them). ``flush`` releases the rest once the final
+text is known, so the concatenated deltas always equal the final text.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = ["TokenEventStreamer"]
 
 Publish = Callable[[dict[str, Any]], None]
 RowPublish = Callable[[int, dict[str, Any]], None]  # (row, event): routes a row to its request
+Kept = Callable[[int], int | None]  # row -> tokens it keeps once it has ended, else None
 
 
 @dataclass
@@ -32,23 +34,27 @@ class _Row:
 
 
 class TokenEventStreamer(BaseStreamer):
-    """One instance per generate() call; a row is one sequence of one request."""
+    """One instance per generate() call; a row is one sequence of one request. Per row:
+    ``stops[row]`` its stop strings, ``recorders[row]`` where its logprobs come from (None:
+    it asked for none), ``kept(row)`` where it ended."""
 
     def __init__(
         self,
         publish: RowPublish,
         decode: Callable[[list[int]], str],
-        stops: list[str],
+        stops: list[list[str]],
         eos_ids: set[int],
         special_ids: set[int],
-        recorder: RawLogitsRecorder | None,
+        recorders: list[RawLogitsRecorder | None],
+        kept: Kept,
     ) -> None:
         self.publish = publish
         self.decode = decode
         self.stops = stops
         self.eos_ids = eos_ids
         self.special_ids = special_ids
-        self.recorder = recorder
+        self.recorders = recorders
+        self.kept = kept
         self.rows: list[_Row] = []
         self._prompt_seen = False
 
@@ -61,30 +67,33 @@ class TokenEventStreamer(BaseStreamer):
         while len(self.rows) < len(tokens):
             self.rows.append(_Row())
         for index, token_id in enumerate(tokens):
-            if not self.rows[index].finished:
+            row = self.rows[index]
+            kept = self.kept(index)
+            if not row.finished and (kept is None or len(row.ids) < kept):
                 self._token(index, int(token_id))
 
     def _token(self, index: int, token_id: int) -> None:
         row = self.rows[index]
         row.ids.append(token_id)
         event: dict[str, Any] = {"id": token_id, "special": token_id in self.special_ids}
-        if self.recorder is not None:
-            event["logprob"] = self.recorder.logprob(len(row.ids) - 1, index, token_id)
+        recorder = self.recorders[index]
+        if recorder is not None:
+            event["logprob"] = recorder.logprob(len(row.ids) - 1, index, token_id)
         if token_id in self.eos_ids:
             row.finished = True
             event["text"] = ""
         else:
-            event["text"] = self._release(row)
+            event["text"] = self._release(row, self.stops[index])
         self.publish(index, event)
 
-    def _release(self, row: _Row) -> str:
+    def _release(self, row: _Row, stops: list[str]) -> str:
         text = self.decode(row.ids)
-        stop_at = find_stop(text, self.stops)
+        stop_at = find_stop(text, stops)
         if stop_at is not None:
             row.finished = True
             releasable = text[:stop_at]
         else:
-            releasable = text[: len(text) - held_back(text, self.stops)]
+            releasable = text[: len(text) - held_back(text, stops)]
         if not releasable.startswith(row.emitted):
             return ""  # the tokenizer re-segmented earlier text; the final flush settles it
         delta = releasable[len(row.emitted) :]

@@ -19,8 +19,9 @@ from pipeq_client.types import (
 from pipeq_workers.audio_limits import check_chunk_length, check_speech_text, min_audio_samples
 from pipeq_workers.context import JobContext
 from pipeq_workers.decoding import decode_audio, encode_wav
+from pipeq_workers.generation.plan import SamplingMode
 from pipeq_workers.handlers.common import as_label_list, call_pipeline, set_options
-from pipeq_workers.handlers.speech_recognition import recognition_options
+from pipeq_workers.handlers.speech_recognition import recognition_options, recognition_plan
 
 __all__ = ["audio_classification", "automatic_speech_recognition", "text_to_speech"]
 
@@ -39,11 +40,12 @@ def automatic_speech_recognition(
 ) -> AutomaticSpeechRecognitionResult:
     params = request.parameters
     audio = _audio(pipe, context, request.inputs)
-    options = recognition_options(pipe, params, len(audio["raw"]) / audio["sampling_rate"])
+    plan = recognition_plan(pipe, params)
+    options = recognition_options(pipe, params, plan, len(audio["raw"]) / audio["sampling_rate"])
     check_chunk_length(pipe, options.get("chunk_length_s"))
-    if params.seed is not None:
-        # Seeded sampling runs alone on the model thread, seeded there (as for text generation).
-        output = context.exclusive(lambda: pipe(audio, **options), seed=params.seed)
+    if plan is not None and plan.mode is SamplingMode.SEEDED:
+        # Seeded sampling runs alone on the model thread, seeded there: a shared RNG would not reproduce it.
+        output = context.exclusive(lambda: pipe(audio, **options), seed=plan.seed)
     else:
         output = call_pipeline(pipe, context, audio, **options)
     return AutomaticSpeechRecognitionResult(text=output["text"], chunks=output.get("chunks"))

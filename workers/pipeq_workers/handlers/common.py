@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from transformers import Pipeline
@@ -11,10 +11,17 @@ from transformers import Pipeline
 from pipeq_client.types import GeneratedSequence, GenerationParameters
 from pipeq_workers.context import JobContext
 from pipeq_workers.generation.controls import DEADLINE_GRACE_S
+from pipeq_workers.generation.plan import SamplingPlan
 from pipeq_workers.generation.runner import GenerationControl, GenerationJob, Prompt, run_generation_batch
-from pipeq_workers.sampling import draw_seed, will_sample
 
-__all__ = ["as_label_list", "call_pipeline", "generate", "set_options"]
+__all__ = ["as_label_list", "batch_key", "call_pipeline", "generate", "set_options"]
+
+
+def batch_key(pipe: Pipeline, settings: Mapping[str, Any]) -> tuple[int, str]:
+    """The key under which model calls of different jobs share one batch: the same pipeline
+    and equal ``settings``. Give every setting of the call; only what is applied per request
+    (per row) may be left out, by the code that applies it so (SamplingPlan.shared_settings)."""
+    return id(pipe), json.dumps(settings, sort_keys=True, default=str)
 
 
 def set_options(**options: Any) -> dict[str, Any]:
@@ -44,8 +51,7 @@ def call_pipeline(
                 check(item)
         return list(pipe(items, batch_size=len(items), **options))
 
-    key = (id(pipe), json.dumps(options, sort_keys=True, default=str))
-    return context.model_call(key, run, inputs)
+    return context.model_call(batch_key(pipe, options), run, inputs)
 
 
 def generate(
@@ -59,27 +65,19 @@ def generate(
     """Runs generation on the model thread (streamed to the job's events, cancellable) and
     returns the result fields: ``{key: text, details, sequences}`` (sequences only when n > 1).
 
-    Requests with identical settings share one ``generate()`` call; seeded ones run alone
-    (their seed is set on the model thread, and a shared RNG would not reproduce them).
-    ``make_prompt`` runs on the model thread too: tokenizers are not thread-safe.
+    The request's SamplingPlan is built here, once; requests whose plans share their batch key
+    share one ``generate()`` call, each row with its own settings and its own seeded random
+    stream (``generation/rows.py``). ``make_prompt`` runs on the model thread too: tokenizers
+    are not thread-safe.
     """
     tokenizer = pipe.tokenizer if pipe.tokenizer is not None else pipe.processor.tokenizer
-    control = context.generation_control()
-    if params.seed is None and will_sample(params, pipe.model.generation_config):
-        # Reproducible: the drawn seed is reported in details.seed (as TGI does). Like any
-        # seeded request, it runs alone: a shared RNG would not reproduce it.
-        params = params.model_copy(update={"seed": draw_seed()})
+    plan = SamplingPlan.build(params, pipe.model)
 
-    def run(items: list[tuple[Callable[[], Prompt], GenerationControl]]) -> list[list[GeneratedSequence]]:
-        jobs = [GenerationJob(build(), job_control) for build, job_control in items]
-        return run_generation_batch(pipe.model, tokenizer, jobs, params, clean_up_tokenization_spaces)
+    def run(items: list[tuple[Callable[[], Prompt], GenerationControl, SamplingPlan]]) -> list[list[GeneratedSequence]]:
+        jobs = [GenerationJob(build(), control, job_plan) for build, control, job_plan in items]
+        return run_generation_batch(pipe.model, tokenizer, jobs, clean_up_tokenization_spaces)
 
-    if params.seed is not None:
-        sequences = context.exclusive(
-            lambda: run([(make_prompt, control)])[0], seed=params.seed, grace_s=DEADLINE_GRACE_S
-        )
-    else:
-        batch_key = ("generate", id(pipe), params.model_dump_json(), clean_up_tokenization_spaces)
-        sequences = context.model_call(batch_key, run, (make_prompt, control), grace_s=DEADLINE_GRACE_S)
+    item = (make_prompt, context.generation_control(), plan)
+    sequences = context.model_call(batch_key(pipe, plan.shared_settings()), run, item, grace_s=DEADLINE_GRACE_S)
     first = sequences[0]
     return {key: first.text, "details": first.details, "sequences": sequences if len(sequences) > 1 else None}

@@ -23,10 +23,10 @@ from transformers.models.whisper.tokenization_whisper import TO_LANGUAGE_CODE
 
 from pipeq_client.errors import UnsupportedParameterError
 from pipeq_client.types import AutomaticSpeechRecognitionParameters, GenerationParameters
+from pipeq_workers.generation.plan import SamplingPlan
 from pipeq_workers.pipelines.naming import model_label
-from pipeq_workers.sampling import generate_kwargs
 
-__all__ = ["recognition_options"]
+__all__ = ["recognition_options", "recognition_plan"]
 
 _GENERATION_FIELDS = tuple(GenerationParameters.model_fields)
 # The result is text and timestamps: no token details, and stop strings would cut segments.
@@ -81,11 +81,21 @@ def _whisper_prompt(pipe: Pipeline, params: AutomaticSpeechRecognitionParameters
     return prompt
 
 
-def _generation(pipe: Pipeline, params: AutomaticSpeechRecognitionParameters) -> dict[str, Any]:
-    """``generate()`` kwargs of the request's generation settings (none for a CTC model)."""
+def recognition_plan(pipe: Pipeline, params: AutomaticSpeechRecognitionParameters) -> SamplingPlan | None:
+    """The request's SamplingPlan; None when it sets no generation setting (the pipeline's
+    defaults apply) or the model is a CTC model (which refuses any)."""
     chosen = [name for name in _GENERATION_FIELDS if getattr(params, name) is not None]
     if chosen and not pipe.model.can_generate():
         raise _refuse(pipe, chosen[0], "is a CTC model: it generates nothing, generation parameters do not apply")
+    return SamplingPlan.build(params, pipe.model) if chosen else None
+
+
+def _generation(
+    pipe: Pipeline, params: AutomaticSpeechRecognitionParameters, plan: SamplingPlan | None
+) -> dict[str, Any]:
+    """``generate()`` kwargs of the request's generation settings (none without a plan)."""
+    if plan is None:
+        return {}
     for name in _TEXT_ONLY_FIELDS:
         if getattr(params, name):
             raise _refuse(pipe, name, "transcribes to text and timestamps only: no " + name)
@@ -96,20 +106,22 @@ def _generation(pipe: Pipeline, params: AutomaticSpeechRecognitionParameters) ->
         room = int(pipe.model.config.max_target_positions) - _WHISPER_PROMPT_TOKENS
         if params.max_new_tokens > room:
             raise _refuse(pipe, "max_new_tokens", f"generates at most {room} tokens per 30 s window")
-    kwargs = generate_kwargs(params, int(pipe.model.config.vocab_size))
-    if params.max_time is not None:
-        kwargs["max_time"] = params.max_time  # generate()'s own deadline, per 30 s window
+    kwargs = plan.generate_kwargs()
+    if plan.max_time is not None:
+        kwargs["max_time"] = plan.max_time  # generate()'s own deadline, per 30 s window
     return kwargs
 
 
-def recognition_options(pipe: Pipeline, params: AutomaticSpeechRecognitionParameters, seconds: float) -> dict[str, Any]:
-    """The pipeline call's keyword arguments for ``seconds`` of audio."""
+def recognition_options(
+    pipe: Pipeline, params: AutomaticSpeechRecognitionParameters, plan: SamplingPlan | None, seconds: float
+) -> dict[str, Any]:
+    """The pipeline call's keyword arguments for ``seconds`` of audio (``plan``: recognition_plan's)."""
     _check_timestamps(pipe, params.return_timestamps)
     whisper = _is_whisper(pipe)
     if not whisper and (params.language is not None or params.task is not None):
         field = "language" if params.language is not None else "task"
         raise _refuse(pipe, field, "takes no language or task (Whisper does)")
-    generation = {**_generation(pipe, params), **(_whisper_prompt(pipe, params) if whisper else {})}
+    generation = {**_generation(pipe, params, plan), **(_whisper_prompt(pipe, params) if whisper else {})}
     options: dict[str, Any] = {}
     if params.return_timestamps:
         options["return_timestamps"] = params.return_timestamps

@@ -25,7 +25,7 @@ from pipeq_client.types import (
 )
 from pipeq_workers.context import JobContext
 from pipeq_workers.generation.prompts import causal_prompt, seq2seq_prompt
-from pipeq_workers.handlers.common import as_label_list, call_pipeline, generate, set_options
+from pipeq_workers.handlers.common import as_label_list, batch_key, call_pipeline, generate, set_options
 from pipeq_workers.model_limits import check_hypotheses, refuse_long_rows, refuse_long_text
 from pipeq_workers.pipelines.naming import model_label
 from pipeq_workers.pipelines.sentence import embedding_defaults
@@ -141,7 +141,9 @@ def feature_extraction(
     defaults = embedding_defaults(str(pipe.model.name_or_path))
     pooling, normalize = defaults.resolve(pipe.model, params.pooling, params.normalize)
     embed = partial(_embed, pipe, params.truncate, defaults.max_length)
-    outputs = context.model_call((id(pipe), params.truncate), embed, request.inputs)
+    # Pooling and normalisation apply to each request's own hidden states: they may differ in a batch.
+    key = batch_key(pipe, params.model_dump(exclude={"pooling", "normalize"}))
+    outputs = context.model_call(key, embed, request.inputs)
     embeddings = []
     for hidden in outputs:
         vectors = _pool(hidden, pooling)
