@@ -66,14 +66,20 @@ def result_from_event(event: JobEvent, result_type: type[ResultT]) -> ResultT:
 
 
 class TokenEvent(BaseModel):
-    """Newly released text of sequence ``index``. ``token_id`` is None for the final flush of
-    held-back text; ``logprob`` is set when the request asked for logprobs."""
+    """Newly released text of one generated sequence.
+
+    Text that could still become a stop string is held back, so ``text`` may be empty for a
+    token and carry several tokens' text later. The last token event of a sequence may be a
+    *flush* (``token_id`` and ``position`` None): the held-back text, released once the
+    sequence ended without reaching a stop string. Concatenating ``text`` gives the result's text.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     event_id: str = Field(description="Stream entry id: resume with stream(after=event_id).")
-    index: int
-    token_id: int | None
+    sequence: int = Field(description="Which returned sequence (0..num_return_sequences-1).")
+    position: int | None = Field(description="The token's position in its sequence (0 = first generated); None: flush.")
+    token_id: int | None = Field(description="The generated token; None for the final flush.")
     text: str
     logprob: float | None = None
     special: bool = False
@@ -108,7 +114,8 @@ def stream_event(event: JobEvent, result_type: type[ResultT]) -> StreamEvent | N
         data = event.data
         return TokenEvent(
             event_id=event.id,
-            index=int(data.get("index", 0)),
+            sequence=int(data.get("sequence", 0)),
+            position=data.get("position"),
             token_id=data.get("id"),
             text=str(data.get("text", "")),
             logprob=data.get("logprob"),

@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from pipeq_client import AsyncClient, Client
+from pipeq_client import AsyncClient, Client, DoneEvent, TokenEvent
 from pipeq_client.errors import NoWorkerError
 from pipeq_client.protocol import Queue
-from pipeq_client.types import TextClassificationRequest
+from pipeq_client.types import TextClassificationRequest, TextGenerationRequest
 from pipeq_workers.embedded import EmbeddedRedis
 from pipeq_workers.stack import LocalStack
 
@@ -49,3 +49,16 @@ def test_require_worker_fails_fast_when_no_worker_consumes_the_queue() -> None:
             client.submit(TextClassificationRequest.build("nobody listens"), require_worker=True)
         assert "'text'" in str(caught.value) and caught.value.field == "queue"
         assert client.redis.llen(Queue.TEXT.value) == 0, "nothing was queued"
+
+
+def test_token_events_name_their_sequence_and_position(client: Client) -> None:
+    parameters = {"temperature": 0.8, "seed": 3, "max_new_tokens": 6, "num_return_sequences": 2}
+    job = client.submit(TextGenerationRequest.build("hello", parameters=parameters))
+    events = list(job.stream(timeout=60))
+    done = events[-1]
+    assert isinstance(done, DoneEvent) and done.result.sequences is not None
+    for sequence, generated in enumerate(done.result.sequences):
+        tokens = [e for e in events if isinstance(e, TokenEvent) and e.sequence == sequence]
+        positions = [e.position for e in tokens if e.position is not None]
+        assert positions == list(range(generated.details.generated_tokens)), "one event per token, in order"
+        assert "".join(e.text for e in tokens) == generated.text

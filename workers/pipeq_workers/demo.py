@@ -86,7 +86,7 @@ def print_stream(job: Job[Any], timeout: float) -> Any:
     """Prints text deltas as they arrive (control characters escaped); returns the final result."""
     printed = False
     for event in job.stream(timeout=timeout):
-        if isinstance(event, TokenEvent) and event.index == 0:
+        if isinstance(event, TokenEvent) and event.sequence == 0:
             print(escape_unprintable(event.text), end="", flush=True)
             printed = printed or bool(event.text)
         elif isinstance(event, ResetEvent):

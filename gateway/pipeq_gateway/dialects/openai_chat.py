@@ -214,7 +214,7 @@ class ChatStream:
             if event.logprob is None
             else {"content": [{**_logprob_entry(text, event.logprob), "top_logprobs": []}]}
         )
-        choice = {"index": event.index, "delta": {"content": text}, "logprobs": logprobs, "finish_reason": None}
+        choice = {"index": event.sequence, "delta": {"content": text}, "logprobs": logprobs, "finish_reason": None}
         return self.chunk([choice])
 
     def closing(self, result: Any, include_usage: bool) -> list[dict[str, Any]]:

@@ -107,7 +107,7 @@ class CompletionStream:
             logprobs = {"tokens": [text], "token_logprobs": [event.logprob], "top_logprobs": None, "text_offset": [0]}
         return {
             **self.head,
-            "choices": [{"index": event.index, "text": text, "logprobs": logprobs, "finish_reason": None}],
+            "choices": [{"index": event.sequence, "text": text, "logprobs": logprobs, "finish_reason": None}],
         }
 
     def closing(self, result: Any, include_usage: bool) -> list[dict[str, Any]]:

@@ -68,7 +68,7 @@ async def deltas(job: AsyncJob[Any], timeout: float) -> AsyncIterator[Delta]:
             if isinstance(event, ResetEvent):
                 replay.reset()
             elif isinstance(event, TokenEvent):
-                text = replay.delta(event.index, event.text)
+                text = replay.delta(event.sequence, event.text)
                 if text or event.logprob is not None:
                     yield event, text
             elif isinstance(event, DoneEvent):

@@ -105,7 +105,7 @@ def _streamer(rows: Rows, jobs: list[GenerationJob], eos: set[int]) -> TokenEven
         target = jobs[row // rows.n].control.publish
         if target is not None:
             # ts: when the worker published it (wall clock), so clients can measure delivery lag.
-            target({**event, "index": row % rows.n, "ts": time.time()})
+            target({**event, "sequence": row % rows.n, "ts": time.time()})
 
     count = len(jobs) * rows.n
     return TokenEventStreamer(

@@ -75,7 +75,8 @@ class TokenEventStreamer(BaseStreamer):
     def _token(self, index: int, token_id: int) -> None:
         row = self.rows[index]
         row.ids.append(token_id)
-        event: dict[str, Any] = {"id": token_id, "special": token_id in self.special_ids}
+        # position: the token's place in its sequence (0 = the first generated token).
+        event: dict[str, Any] = {"id": token_id, "position": len(row.ids) - 1, "special": token_id in self.special_ids}
         recorder = self.recorders[index]
         if recorder is not None:
             event["logprob"] = recorder.logprob(len(row.ids) - 1, index, token_id)
