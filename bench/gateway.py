@@ -30,7 +30,7 @@ from pipeq_client.events import TokenEvent
 from pipeq_client.protocol import Queue
 from pipeq_client.types import TextGenerationRequest
 from pipeq_gateway.process import GatewayProcess
-from pipeq_workers.stack import LocalStack
+from pipeq_workers.tooling.stack import LocalStack
 
 TOKENS = 32
 TEXT = "the quick brown fox jumps over the lazy dog"

@@ -14,9 +14,9 @@ import pytest
 import redis
 
 from pipeq_client import Client
-from pipeq_workers.embedded import EmbeddedRedis
-from pipeq_workers.stack import LocalStack, default_tiny_dir
-from pipeq_workers.tiny import build_tiny_models
+from pipeq_workers.tooling.embedded import EmbeddedRedis
+from pipeq_workers.tooling.stack import LocalStack, default_tiny_dir
+from pipeq_workers.tooling.tiny import build_tiny_models
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

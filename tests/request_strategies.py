@@ -22,7 +22,7 @@ from pydantic.fields import FieldInfo
 
 from pipeq_client.protocol import Task
 from pipeq_client.types import REQUEST_TYPES
-from pipeq_workers.samples import sample_png, sample_wav
+from pipeq_workers.tooling.samples import sample_png, sample_wav
 
 __all__ = ["AUDIO", "IMAGES", "TEXTS", "parameters_for", "payloads_for"]
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from pipeq_gateway.process import GatewayProcess
-from pipeq_workers.stack import LocalStack
+from pipeq_workers.tooling.stack import LocalStack
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 

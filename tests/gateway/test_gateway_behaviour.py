@@ -22,7 +22,7 @@ from pipeq_client import Client
 from pipeq_client.protocol import cancel_key
 from pipeq_client.types import TextGenerationRequest
 from pipeq_gateway.process import GatewayProcess, free_port
-from pipeq_workers.stack import LocalStack
+from pipeq_workers.tooling.stack import LocalStack
 from tests.gateway.conftest import gateway_env, long_generation, sse_events
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from huggingface_hub import InferenceClient
 
 from pipeq_client import Client
 from pipeq_client.types import ImageTextToTextRequest
-from pipeq_workers.samples import sample_png, sample_wav
+from pipeq_workers.tooling.samples import sample_png, sample_wav
 from tests.gateway.conftest import sse_events
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ import pytest
 from pipeq_client import Client
 from pipeq_client.status import JobState
 from pipeq_client.types import TextClassificationRequest, TextGenerationRequest
-from pipeq_workers.samples import sample_png
+from pipeq_workers.tooling.samples import sample_png
 from tests.gateway.conftest import long_generation, sse_events, wait_until
 
 pytestmark = pytest.mark.integration

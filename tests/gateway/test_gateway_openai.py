@@ -14,7 +14,7 @@ import pytest
 
 from pipeq_client import Client
 from pipeq_client.types import ImageTextToTextRequest, TextGenerationRequest
-from pipeq_workers.samples import sample_png, sample_wav
+from pipeq_workers.tooling.samples import sample_png, sample_wav
 
 pytestmark = pytest.mark.integration
 

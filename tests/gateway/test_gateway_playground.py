@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeq_client import Client
-from pipeq_workers.samples import sample_png
+from pipeq_workers.tooling.samples import sample_png
 from tests.gateway.cdp import Browser
 from tests.gateway.conftest import ARTIFACTS
 

@@ -25,7 +25,7 @@ from pipeq_client.errors import (
 )
 from pipeq_client.protocol import TASK_QUEUES, Task, blob_key, celery_task_name
 from pipeq_client.types import REQUEST_TYPES, TextClassificationResult
-from pipeq_workers.samples import sample_png, sample_wav
+from pipeq_workers.tooling.samples import sample_png, sample_wav
 
 pytestmark = pytest.mark.integration
 

@@ -36,9 +36,9 @@ from pipeq_client.types import (
     TranslationRequest,
     ZeroShotClassificationRequest,
 )
-from pipeq_workers.embedded import EmbeddedRedis
-from pipeq_workers.samples import sample_png, sample_wav
-from pipeq_workers.stack import LocalStack
+from pipeq_workers.tooling.embedded import EmbeddedRedis
+from pipeq_workers.tooling.samples import sample_png, sample_wav
+from pipeq_workers.tooling.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ import pytest
 import redis
 
 from pipeq_client.protocol import Queue
-from pipeq_workers.embedded import EmbeddedRedis
-from pipeq_workers.stack import LocalStack
+from pipeq_workers.tooling.embedded import EmbeddedRedis
+from pipeq_workers.tooling.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 

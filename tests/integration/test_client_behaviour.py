@@ -20,7 +20,7 @@ from pipeq_client.types import (
     TextToSpeechRequest,
     TextToSpeechResult,
 )
-from pipeq_workers.samples import sample_png, sample_wav
+from pipeq_workers.tooling.samples import sample_png, sample_wav
 
 pytestmark = pytest.mark.integration
 

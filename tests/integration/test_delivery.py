@@ -37,9 +37,9 @@ from pipeq_client.types import (
     TextGenerationRequest,
     ZeroShotClassificationRequest,
 )
-from pipeq_workers.embedded import EmbeddedRedis
-from pipeq_workers.metrics import WorkerMetrics
-from pipeq_workers.stack import LocalStack
+from pipeq_workers.monitoring.metrics import WorkerMetrics
+from pipeq_workers.tooling.embedded import EmbeddedRedis
+from pipeq_workers.tooling.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ from pipeq_client import AsyncClient, Client, DoneEvent, TokenEvent
 from pipeq_client.errors import NoWorkerError
 from pipeq_client.protocol import Queue
 from pipeq_client.types import TextClassificationRequest, TextGenerationRequest
-from pipeq_workers.embedded import EmbeddedRedis
-from pipeq_workers.stack import LocalStack
+from pipeq_workers.tooling.embedded import EmbeddedRedis
+from pipeq_workers.tooling.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 

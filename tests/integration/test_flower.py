@@ -21,8 +21,8 @@ import pytest
 
 from pipeq_client import Client
 from pipeq_client.errors import ModelNotAllowedError
-from pipeq_workers.monitoring import flower_command, wait_http
-from pipeq_workers.samples import sample_png, sample_wav
+from pipeq_workers.monitoring.flower import flower_command, wait_http
+from pipeq_workers.tooling.samples import sample_png, sample_wav
 
 pytestmark = pytest.mark.integration
 

@@ -24,8 +24,8 @@ from pipeq_client.errors import JobCancelledError
 from pipeq_client.events import DoneEvent, TokenEvent
 from pipeq_client.protocol import EventType, Task, attempts_key
 from pipeq_client.types import ImageTextToTextRequest, TextGenerationRequest, TextGenerationResult
-from pipeq_workers.display import escape_unprintable
-from pipeq_workers.samples import sample_png
+from pipeq_workers.tooling.display import escape_unprintable
+from pipeq_workers.tooling.samples import sample_png
 from tests.integration.reference import model_dir
 
 pytestmark = pytest.mark.integration

@@ -26,8 +26,8 @@ from pipeq_client.events import TokenEvent
 from pipeq_client.protocol import Queue
 from pipeq_client.status import JobState
 from pipeq_client.types import TextGenerationRequest, TextGenerationResult
-from pipeq_workers.embedded import EmbeddedRedis
-from pipeq_workers.stack import LocalStack
+from pipeq_workers.tooling.embedded import EmbeddedRedis
+from pipeq_workers.tooling.stack import LocalStack
 from tests.integration.test_batching import batch_stats, comparable, free_port, has_token
 
 pytestmark = pytest.mark.integration

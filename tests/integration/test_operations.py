@@ -21,9 +21,9 @@ from pipeq_client import Client
 from pipeq_client.events import TokenEvent
 from pipeq_client.protocol import Queue
 from pipeq_client.types import TextGenerationRequest
-from pipeq_workers.embedded import EmbeddedRedis
-from pipeq_workers.health import read_health
-from pipeq_workers.stack import LocalStack
+from pipeq_workers.monitoring.health import read_health
+from pipeq_workers.tooling.embedded import EmbeddedRedis
+from pipeq_workers.tooling.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 

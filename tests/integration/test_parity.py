@@ -28,7 +28,7 @@ from pipeq_client.types import (
     TranslationResult,
     ZeroShotClassificationResult,
 )
-from pipeq_workers.samples import sample_png, sample_wav
+from pipeq_workers.tooling.samples import sample_png, sample_wav
 from tests.integration.reference import audio, image, reference_pipeline
 
 pytestmark = pytest.mark.integration

@@ -22,7 +22,7 @@ from pipeq_client.broker import make_producer
 from pipeq_client.errors import RequestValidationError
 from pipeq_client.protocol import CONSUMERS_KEY, DEAD_LETTER_KEY, Queue, Task, celery_task_name, inflight_key
 from pipeq_client.types import TextClassificationRequest, TextClassificationResult
-from pipeq_workers.stack import LocalStack
+from pipeq_workers.tooling.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,8 @@ import pipeq_client
 from pipeq_client import Client
 from pipeq_client.events import TokenEvent
 from pipeq_client.types import TextGenerationRequest
-from pipeq_workers.samples import sample_png, sample_wav
-from pipeq_workers.stack import LocalStack
+from pipeq_workers.tooling.samples import sample_png, sample_wav
+from pipeq_workers.tooling.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 

@@ -42,8 +42,8 @@ from pipeq_client.errors import (
 from pipeq_client.protocol import TASK_QUEUES, Queue, Task, blob_key
 from pipeq_client.types import REQUEST_TYPES, TextGenerationResult
 from pipeq_client.validation import validate_request
-from pipeq_workers.samples import sample_png, sample_wav
-from pipeq_workers.stack import LocalStack
+from pipeq_workers.tooling.samples import sample_png, sample_wav
+from pipeq_workers.tooling.stack import LocalStack
 from tests.integration.test_bad_inputs import b64, send_raw
 from tests.request_strategies import wav_claiming_rate
 

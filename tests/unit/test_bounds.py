@@ -18,11 +18,11 @@ from PIL import Image
 
 from pipeq_client.errors import InvalidInputError, PayloadTooLargeError
 from pipeq_client.types import GenerationParameters
-from pipeq_workers.audio_limits import min_audio_samples
-from pipeq_workers.batching import DeadlinePassedError, MicroBatcher
-from pipeq_workers.decoding import PixelBudget, decode_audio, decode_image, sniff_image_format
 from pipeq_workers.generation.plan import will_sample
 from pipeq_workers.generation.sampling import draw_seed, seed_everything
+from pipeq_workers.inputs.audio_limits import min_audio_samples
+from pipeq_workers.inputs.media import PixelBudget, decode_audio, decode_image, sniff_image_format
+from pipeq_workers.runtime.batching import DeadlinePassedError, MicroBatcher
 from tests.request_strategies import wav_claiming_rate
 
 pytestmark = pytest.mark.unit

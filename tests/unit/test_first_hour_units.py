@@ -22,10 +22,10 @@ from pipeq_client.types import (
     TextGenerationResult,
     TextToSpeechResult,
 )
-from pipeq_workers.display import escape_unprintable
-from pipeq_workers.health import HealthState, default_health_dir, heartbeat_file, scan_heartbeats
-from pipeq_workers.quiet import OneLineFilter, quiet_libraries
-from pipeq_workers.submit_args import STREAMING_TASKS, TaskName, parse_params, read_inputs
+from pipeq_workers.monitoring.health import HealthState, default_health_dir, heartbeat_file, scan_heartbeats
+from pipeq_workers.runtime.quiet import OneLineFilter, quiet_libraries
+from pipeq_workers.tooling.display import escape_unprintable
+from pipeq_workers.tooling.submit_args import STREAMING_TASKS, TaskName, parse_params, read_inputs
 
 pytestmark = pytest.mark.unit
 

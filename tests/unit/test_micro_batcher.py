@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pipeq_workers.batching import DeadlinePassedError, MicroBatcher
+from pipeq_workers.runtime.batching import DeadlinePassedError, MicroBatcher
 
 pytestmark = pytest.mark.unit
 

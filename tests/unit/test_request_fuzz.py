@@ -24,7 +24,7 @@ from pipeq_client.errors import (
 from pipeq_client.protocol import ErrorCode, Task
 from pipeq_client.types import REQUEST_TYPES
 from pipeq_client.validation import validate_request
-from pipeq_workers.messages import clean_message
+from pipeq_workers.runtime.messages import clean_message
 from tests.request_strategies import payloads_for, strategy_for
 
 pytestmark = pytest.mark.unit

@@ -28,10 +28,11 @@ def stream(pieces: list[str], stops: list[str]) -> tuple[list[str], TokenEventSt
     streamer = TokenEventStreamer(
         lambda _row, event: events.append(event),
         lambda ids: "".join(pieces[i] for i in ids),
-        stops,
+        [stops],
         eos_ids=set(),
         special_ids=set(),
-        recorder=None,
+        recorders=[None],
+        kept=lambda _row: None,  # no row has ended by another rule
     )
     streamer.put(torch.tensor([[99]]))  # the prompt
     for index in range(len(pieces)):

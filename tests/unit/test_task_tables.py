@@ -29,10 +29,10 @@ def test_client_tables_cover_every_task() -> None:
 
 
 def test_worker_tables_cover_every_task() -> None:
-    from pipeq_workers.models import HUB_DEFAULT_FAMILIES, HUB_DEFAULTS
-    from pipeq_workers.registry import HANDLERS
-    from pipeq_workers.samples import sample_requests
-    from pipeq_workers.tiny import DEFAULT_FAMILIES, _builders
+    from pipeq_workers.handlers.registry import HANDLERS
+    from pipeq_workers.models.allowlist import HUB_DEFAULT_FAMILIES, HUB_DEFAULTS
+    from pipeq_workers.tooling.samples import sample_requests
+    from pipeq_workers.tooling.tiny import DEFAULT_FAMILIES, _builders
 
     assert set(HANDLERS) == ALL
     assert set(HUB_DEFAULTS) == ALL

@@ -11,8 +11,8 @@ from typing import Any
 import click
 
 from pipeq_client.protocol import TASK_QUEUES, Queue, Task
-from pipeq_workers.cli_errors import PipeqGroup
-from pipeq_workers.submit_args import TaskName
+from pipeq_workers.tooling.cli_errors import PipeqGroup
+from pipeq_workers.tooling.submit_args import TaskName
 
 __all__ = ["main"]
 
@@ -43,9 +43,9 @@ def demo(models_config: Path | None, with_flower: bool, flower_port: int, serve:
 
     from pipeq_client import Client
     from pipeq_gateway.demo import demo_gateway, gateway_check
-    from pipeq_workers.demo import TINY_NOTE, format_table, run_requests, stream_demo
-    from pipeq_workers.monitoring import flower_command, wait_http
-    from pipeq_workers.stack import LocalStack
+    from pipeq_workers.monitoring.flower import flower_command, wait_http
+    from pipeq_workers.tooling.demo import TINY_NOTE, format_table, run_requests, stream_demo
+    from pipeq_workers.tooling.stack import LocalStack
 
     env_config = os.environ.get("PIPEQ_MODELS_CONFIG")
     config = models_config or (Path(env_config) if env_config else None)
@@ -81,7 +81,7 @@ def demo(models_config: Path | None, with_flower: bool, flower_port: int, serve:
 
 def _require_redis(url: str, command: str) -> None:
     """BrokerUnavailableError (one line, URL masked) unless Redis answers at ``url``."""
-    from pipeq_workers.preflight import redis_error
+    from pipeq_workers.runtime.preflight import redis_error
 
     error = redis_error(url, command)
     if error is not None:
@@ -89,7 +89,7 @@ def _require_redis(url: str, command: str) -> None:
 
 
 def _quiet() -> None:
-    from pipeq_workers.quiet import quiet_libraries
+    from pipeq_workers.runtime.quiet import quiet_libraries
 
     quiet_libraries()
 
@@ -112,8 +112,8 @@ def _hold_until_interrupted(process: Any) -> None:
 @click.option("--no-auth", is_flag=True, help="No authentication (loopback, or behind your own proxy).")
 def flower(port: int, address: str, basic_auth: str | None, no_auth: bool) -> None:
     """Starts Flower against PIPEQ_REDIS_URL. Basic auth is required unless --no-auth."""
-    from pipeq_workers.app import create_app
-    from pipeq_workers.monitoring import flower_argv
+    from pipeq_workers.monitoring.flower import flower_argv
+    from pipeq_workers.runtime.app import create_app
     from pipeq_workers.settings import WorkerSettings
 
     if not basic_auth and not no_auth:
@@ -161,18 +161,18 @@ def worker(
     redis_wait: float,
 ) -> None:
     """Runs a Celery worker for the given queue(s). Configured by PIPEQ_* variables."""
-    from pipeq_workers.preflight import check_models_config, wait_for_redis
+    from pipeq_workers.runtime.preflight import check_models_config, wait_for_redis
     from pipeq_workers.settings import WorkerSettings
 
     overrides = {"max_batch_size": batch_size, "max_wait_ms": max_wait_ms}
     settings = WorkerSettings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
     chosen = [Queue(name) for name in queues]
-    say = logging.getLogger("pipeq_workers.worker").warning
+    say = logging.getLogger("pipeq_workers.runtime.worker").warning
     # Seconds, before torch is even imported; a config error is permanent, so it goes first.
     check_models_config(settings.models_config, chosen, say)
     wait_for_redis(settings.redis_url, redis_wait, say)
-    from pipeq_workers.quiet import quiet_celery, quiet_libraries
-    from pipeq_workers.worker import WorkerOptions, run_worker
+    from pipeq_workers.runtime.quiet import quiet_celery, quiet_libraries
+    from pipeq_workers.runtime.worker import WorkerOptions, run_worker
 
     quiet_libraries()
     quiet_celery()
@@ -219,8 +219,8 @@ def submit(
     from pipeq_client import Client
     from pipeq_client.errors import PipeqError
     from pipeq_client.types import REQUEST_TYPES
-    from pipeq_workers.demo import print_stream
-    from pipeq_workers.submit_args import parse_params, read_inputs
+    from pipeq_workers.tooling.demo import print_stream
+    from pipeq_workers.tooling.submit_args import parse_params, read_inputs
 
     _check_submit_options(task, output, stream)
     raw, parameters = read_inputs(task, inputs, text), parse_params(task, params)
@@ -237,7 +237,7 @@ def submit(
 
 def _check_submit_options(task: Task, output: Path | None, stream: bool) -> None:
     """Refuses, before anything is sent, what could only end in an unusable answer."""
-    from pipeq_workers.submit_args import STREAMING_TASKS
+    from pipeq_workers.tooling.submit_args import STREAMING_TASKS
 
     if stream and task not in STREAMING_TASKS:
         streaming = ", ".join(sorted(t.value for t in STREAMING_TASKS))
@@ -263,7 +263,7 @@ def _check_worker(client: Any, task: Task, require_worker: bool) -> None:
 def _emit(result: Any, output: Path | None) -> None:
     """The result as JSON (unprintable characters escaped), or WAV bytes, to stdout or ``output``."""
     from pipeq_client.types import TextToSpeechResult
-    from pipeq_workers.display import escape_unprintable
+    from pipeq_workers.tooling.display import escape_unprintable
 
     if isinstance(result, TextToSpeechResult):
         payload, what = result.audio.data or b"", f"WAV audio ({result.sampling_rate} Hz)"
@@ -290,8 +290,8 @@ def _emit(result: Any, output: Path | None) -> None:
 def health(health_file: Path | None, probe: str, max_age: float | None) -> None:
     """Reads the workers' heartbeats (one JSON line each); exits 0 if the probe passes for every
     one (compose / k8s probes). Stale files of workers that exited are removed and reported."""
-    from pipeq_workers.health import default_health_dir
-    from pipeq_workers.health_report import report_directory, report_file
+    from pipeq_workers.monitoring.health import default_health_dir
+    from pipeq_workers.monitoring.health_report import report_directory, report_file
     from pipeq_workers.settings import WorkerSettings
 
     settings = WorkerSettings()
@@ -320,14 +320,14 @@ def bench(
     quick: bool, repeats: int | None, workloads: str, threads: int, out: Path, cache: Path, commandstats: bool
 ) -> None:
     """Benchmarks pipeq against the direct pipeline, interleaved; writes JSON + PNG and the targets."""
-    from pipeq_workers.benchmark.names import parse_workloads
+    from pipeq_workers.tooling.benchmark.names import parse_workloads
 
     try:
         chosen = parse_workloads(workloads)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--workloads") from None
-    from pipeq_workers.benchmark.report import format_targets, write_report
-    from pipeq_workers.benchmark.runner import BenchConfig, run_bench
+    from pipeq_workers.tooling.benchmark.report import format_targets, write_report
+    from pipeq_workers.tooling.benchmark.runner import BenchConfig, run_bench
 
     config = BenchConfig.build(
         quick=quick, repeats=repeats, workloads=chosen, threads=threads, commandstats=commandstats
@@ -348,7 +348,7 @@ def models() -> None:
 @click.option("--all", "all_families", is_flag=True, help="Every verified model family per task, not one.")
 def models_tiny(directory: Path, all_families: bool) -> None:
     """Builds tiny random-weight models for all 13 tasks in DIRECTORY (offline, seconds)."""
-    from pipeq_workers.tiny import build_tiny_models
+    from pipeq_workers.tooling.tiny import build_tiny_models
 
     _quiet()
     click.echo(f"models config: {build_tiny_models(directory, all_families=all_families)}")
@@ -364,7 +364,7 @@ def models_fetch(directory: Path, specs: tuple[str, ...], cache_dir: Path | None
     """Downloads Hub models once into DIRECTORY and writes DIRECTORY/models.json naming each
     snapshot (its commit), so workers start offline (HF_HUB_OFFLINE=1) with PIPEQ_MODELS_CONFIG."""
     from pipeq_workers.errors import WorkerConfigError
-    from pipeq_workers.fetch import HubModel, default_hub_models, fetch_models
+    from pipeq_workers.models.fetch import HubModel, default_hub_models, fetch_models
 
     try:
         wanted = [HubModel.parse(spec) for spec in specs] or default_hub_models()

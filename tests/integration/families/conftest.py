@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeq_workers.tiny import build_tiny_models
+from pipeq_workers.tooling.tiny import build_tiny_models
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeq_client.protocol import Task
-from pipeq_workers.models import HUB_DEFAULT_FAMILIES, ModelRegistry
+from pipeq_workers.models.allowlist import HUB_DEFAULT_FAMILIES, ModelRegistry
 
 pytestmark = pytest.mark.integration
 

@@ -24,10 +24,10 @@ from pipeq_client import Client
 from pipeq_client.errors import RequestValidationError
 from pipeq_client.protocol import Queue, Task
 from pipeq_workers.errors import WorkerConfigError
-from pipeq_workers.fetch import HubModel
-from pipeq_workers.models import HUB_DEFAULT_FAMILIES, HUB_DEFAULTS, ModelRegistry
+from pipeq_workers.models.allowlist import HUB_DEFAULT_FAMILIES, HUB_DEFAULTS, ModelRegistry
+from pipeq_workers.models.fetch import HubModel
 from pipeq_workers.pipelines.seq2seq import SummarizationPipeline
-from pipeq_workers.stack import LocalStack
+from pipeq_workers.tooling.stack import LocalStack
 from tests.integration.families.support import family_model
 
 pytestmark = pytest.mark.integration

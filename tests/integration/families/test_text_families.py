@@ -35,13 +35,13 @@ from pipeq_client.types import (
     TranslationRequest,
 )
 from pipeq_workers.handlers.text import _require_entailment_label
-from pipeq_workers.models import HUB_DEFAULT_FAMILIES, ModelRegistry
+from pipeq_workers.models.allowlist import HUB_DEFAULT_FAMILIES, ModelRegistry
 from pipeq_workers.pipelines.sentence import embedding_defaults
 from pipeq_workers.pipelines.seq2seq import SummarizationPipeline, TranslationPipeline
-from pipeq_workers.stack import LocalStack
-from pipeq_workers.tiny.family_tokenizers import T5_PREFIXES
-from pipeq_workers.tiny.text_families import ST_MAX_SEQ_LENGTH
-from pipeq_workers.tiny.tokenizers import bert_tokenizer
+from pipeq_workers.tooling.stack import LocalStack
+from pipeq_workers.tooling.tiny.family_tokenizers import T5_PREFIXES
+from pipeq_workers.tooling.tiny.text_families import ST_MAX_SEQ_LENGTH
+from pipeq_workers.tooling.tiny.tokenizers import bert_tokenizer
 from tests.integration.families.support import family_model
 from tests.integration.test_batching import BATCH_ENV, batch_stats, comparable, free_port
 

@@ -25,11 +25,11 @@ from pipeq_client import Client
 from pipeq_client.errors import UnsupportedParameterError
 from pipeq_client.protocol import Queue, Task
 from pipeq_client.types import ImageTextToTextRequest
-from pipeq_workers.embedded import EmbeddedRedis
 from pipeq_workers.pipelines.image_to_text import ImageToTextPipeline
 from pipeq_workers.pipelines.processors import load_image_only_processor
-from pipeq_workers.samples import sample_png, sample_wav
-from pipeq_workers.stack import LocalStack
+from pipeq_workers.tooling.embedded import EmbeddedRedis
+from pipeq_workers.tooling.samples import sample_png, sample_wav
+from pipeq_workers.tooling.stack import LocalStack
 from tests.integration.families.support import family_model as family
 from tests.integration.reference import audio, image
 from tests.integration.test_batching import BATCH_ENV, batch_stats, free_port

@@ -81,7 +81,7 @@ def restore_if_lapsed(client: redis.Redis, consumer_id: str, sources: Iterable[s
     keys = [lease_key(consumer_id), CONSUMERS_KEY]
     for source in sources:
         keys += [inflight_key(consumer_id, source), source]
-    return int(client.eval(_RESTORE_SCRIPT, len(keys), *keys, consumer_id))  # type: ignore[arg-type]
+    return int(client.eval(_RESTORE_SCRIPT, len(keys), *keys, consumer_id))
 
 
 def sweep_lapsed(client: redis.Redis, skip: str | None = None) -> int:
@@ -103,7 +103,7 @@ def sweep_lapsed(client: redis.Redis, skip: str | None = None) -> int:
     return restored
 
 
-def _sources_of(raw_record: bytes) -> list[str]:
+def _sources_of(raw_record: bytes | str) -> list[str]:
     try:
         return ConsumerRecord.from_json(raw_record).sources
     except (ValueError, TypeError):

@@ -30,7 +30,7 @@ from pipeq_client.protocol import (
     celery_task_name,
     events_key,
 )
-from pipeq_workers.streaming import STREAM_MAXLEN
+from pipeq_workers.runtime.job_events import STREAM_MAXLEN
 
 __all__ = ["PIPEQ_TASK_NAMES", "Inspection", "bounded", "inspect_message", "record_refusal"]
 

@@ -22,7 +22,7 @@ DEADLINE_GRACE_S = 5.0
 
 
 def _all_rows(input_ids: torch.LongTensor, value: bool) -> torch.BoolTensor:
-    return torch.full((input_ids.shape[0],), value, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
+    return torch.full((input_ids.shape[0],), value, dtype=torch.bool, device=input_ids.device)
 
 
 class StopStringCriteria(StoppingCriteria):
@@ -87,4 +87,4 @@ class DeadlineCriteria(StoppingCriteria):
 
 def _rows_of(input_ids: torch.LongTensor, owners: list[int], requests: set[int]) -> torch.BoolTensor:
     flags = [owner in requests for owner in owners]
-    return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
+    return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)

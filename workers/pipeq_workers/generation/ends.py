@@ -52,7 +52,7 @@ class RowEnds(StoppingCriteria):
                 if reason is not None:
                     self.ended[row] = RowEnd(generated, reason)
         done = [row in self.ended for row in range(input_ids.shape[0])]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
     def _reason(
         self, row: int, fired: list[tuple[FinishReason, list[bool]]], eos: bool, generated: int

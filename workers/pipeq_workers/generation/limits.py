@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeq_client.errors import InputTooLongError
-from pipeq_workers.model_limits import decoder_limit, refuse_long
+from pipeq_workers.inputs.model_limits import decoder_limit, refuse_long
 from pipeq_workers.pipelines.naming import model_label
 
 __all__ = ["check_room", "fits", "new_tokens"]

@@ -12,8 +12,8 @@ from pipeq_client.errors import UnsupportedParameterError
 from pipeq_client.types import ChatMessage, ImageChatMessage, ImagePart
 from pipeq_workers.generation.placeholders import refuse_placeholders_in_chat, with_image_placeholders
 from pipeq_workers.generation.runner import Prompt
-from pipeq_workers.image_limits import probe_image
-from pipeq_workers.model_limits import refuse_long, token_limit
+from pipeq_workers.inputs.image_limits import probe_image
+from pipeq_workers.inputs.model_limits import refuse_long, token_limit
 from pipeq_workers.pipelines.naming import model_label
 
 __all__ = ["causal_prompt", "image_text_prompt", "image_to_text_prompt", "seq2seq_prompt"]

@@ -85,7 +85,7 @@ class RowSampler(LogitsProcessor):
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         generated = input_ids.shape[1] - self.prefix_length
         chosen = torch.cat([self._choose(group, input_ids, scores, generated) for group in self.groups])
-        return _only(scores, chosen)  # type: ignore[return-value]
+        return _only(scores, chosen)
 
     def _choose(
         self, group: RowGroup, input_ids: torch.LongTensor, scores: torch.FloatTensor, generated: int

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from transformers import Pipeline
 
+from pipeq_client.protocol import Task
 from pipeq_client.types import (
     AudioClassificationRequest,
     AudioClassificationResult,
@@ -16,12 +17,13 @@ from pipeq_client.types import (
     TextToSpeechRequest,
     TextToSpeechResult,
 )
-from pipeq_workers.audio_limits import check_chunk_length, check_speech_text, min_audio_samples
-from pipeq_workers.context import JobContext
-from pipeq_workers.decoding import decode_audio, encode_wav
 from pipeq_workers.generation.plan import SamplingMode
+from pipeq_workers.handlers import handles
 from pipeq_workers.handlers.common import as_label_list, call_pipeline, set_options
 from pipeq_workers.handlers.speech_recognition import recognition_options, recognition_plan
+from pipeq_workers.inputs.audio_limits import check_chunk_length, check_speech_text, min_audio_samples
+from pipeq_workers.inputs.media import decode_audio, encode_wav
+from pipeq_workers.runtime.context import JobContext
 
 __all__ = ["audio_classification", "automatic_speech_recognition", "text_to_speech"]
 
@@ -35,6 +37,7 @@ def _audio(pipe: Pipeline, context: JobContext, audio: AudioInput) -> dict[str, 
     return {"raw": samples, "sampling_rate": rate}
 
 
+@handles(Task.AUTOMATIC_SPEECH_RECOGNITION)
 def automatic_speech_recognition(
     pipe: Pipeline, request: AutomaticSpeechRecognitionRequest, context: JobContext
 ) -> AutomaticSpeechRecognitionResult:
@@ -51,6 +54,7 @@ def automatic_speech_recognition(
     return AutomaticSpeechRecognitionResult(text=output["text"], chunks=output.get("chunks"))
 
 
+@handles(Task.AUDIO_CLASSIFICATION)
 def audio_classification(
     pipe: Pipeline, request: AudioClassificationRequest, context: JobContext
 ) -> AudioClassificationResult:
@@ -60,6 +64,7 @@ def audio_classification(
     return AudioClassificationResult.model_validate(as_label_list(output))
 
 
+@handles(Task.TEXT_TO_SPEECH)
 def text_to_speech(pipe: Pipeline, request: TextToSpeechRequest, context: JobContext) -> TextToSpeechResult:
     # Never batched: VITS samples noise (seeded per request) and pads batched waveforms.
     def speak() -> dict[str, Any]:

@@ -9,10 +9,10 @@ from typing import Any
 from transformers import Pipeline
 
 from pipeq_client.types import GeneratedSequence, GenerationParameters
-from pipeq_workers.context import JobContext
 from pipeq_workers.generation.controls import DEADLINE_GRACE_S
 from pipeq_workers.generation.plan import SamplingPlan
 from pipeq_workers.generation.runner import GenerationControl, GenerationJob, Prompt, run_generation_batch
+from pipeq_workers.runtime.context import JobContext
 
 __all__ = ["as_label_list", "batch_key", "call_pipeline", "generate", "set_options"]
 

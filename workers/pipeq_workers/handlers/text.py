@@ -9,6 +9,7 @@ import torch
 from transformers import Pipeline
 
 from pipeq_client.errors import UnsupportedParameterError
+from pipeq_client.protocol import Task
 from pipeq_client.types import (
     FeatureExtractionRequest,
     FeatureExtractionResult,
@@ -23,12 +24,13 @@ from pipeq_client.types import (
     ZeroShotClassificationRequest,
     ZeroShotClassificationResult,
 )
-from pipeq_workers.context import JobContext
 from pipeq_workers.generation.prompts import causal_prompt, seq2seq_prompt
+from pipeq_workers.handlers import handles
 from pipeq_workers.handlers.common import as_label_list, batch_key, call_pipeline, generate, set_options
-from pipeq_workers.model_limits import check_hypotheses, refuse_long_rows, refuse_long_text
+from pipeq_workers.inputs.model_limits import check_hypotheses, refuse_long_rows, refuse_long_text
 from pipeq_workers.pipelines.naming import model_label
 from pipeq_workers.pipelines.sentence import embedding_defaults
+from pipeq_workers.runtime.context import JobContext
 
 __all__ = [
     "feature_extraction",
@@ -40,12 +42,14 @@ __all__ = [
 ]
 
 
+@handles(Task.TEXT_GENERATION)
 def text_generation(pipe: Pipeline, request: TextGenerationRequest, context: JobContext) -> TextGenerationResult:
     params = request.parameters
     prompt = partial(causal_prompt, pipe, request.inputs, params.return_full_text)
     return TextGenerationResult(**generate(pipe, prompt, params, context, "generated_text"))
 
 
+@handles(Task.TEXT_CLASSIFICATION)
 def text_classification(
     pipe: Pipeline, request: TextClassificationRequest, context: JobContext
 ) -> TextClassificationResult:
@@ -56,6 +60,7 @@ def text_classification(
     return TextClassificationResult.model_validate(as_label_list(output))
 
 
+@handles(Task.SUMMARIZATION)
 def summarization(pipe: Pipeline, request: SummarizationRequest, context: JobContext) -> SummarizationResult:
     params = request.parameters
     prompt = partial(seq2seq_prompt, pipe, request.inputs, params.truncation, None, None)
@@ -63,6 +68,7 @@ def summarization(pipe: Pipeline, request: SummarizationRequest, context: JobCon
     return SummarizationResult(**fields)
 
 
+@handles(Task.TRANSLATION)
 def translation(pipe: Pipeline, request: TranslationRequest, context: JobContext) -> TranslationResult:
     params = request.parameters
     prompt = partial(seq2seq_prompt, pipe, request.inputs, params.truncation, params.tgt_lang, params.src_lang)
@@ -82,6 +88,7 @@ def _require_entailment_label(pipe: Pipeline) -> None:
         )
 
 
+@handles(Task.ZERO_SHOT_CLASSIFICATION)
 def zero_shot_classification(
     pipe: Pipeline, request: ZeroShotClassificationRequest, context: JobContext
 ) -> ZeroShotClassificationResult:
@@ -105,15 +112,15 @@ def zero_shot_classification(
 
 def _pool(hidden: np.ndarray, pooling: str) -> np.ndarray:
     if pooling == "mean":
-        return hidden.mean(axis=0)
+        return np.asarray(hidden.mean(axis=0))
     if pooling == "cls":
-        return hidden[0]
+        return np.asarray(hidden[0])
     return hidden
 
 
 def _normalize(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
+    return np.asarray(vectors / np.maximum(norms, 1e-12))
 
 
 def _embed(pipe: Pipeline, truncate: bool, max_length: int | None, batches: list[list[str]]) -> list[list[np.ndarray]]:
@@ -133,6 +140,7 @@ def _embed(pipe: Pipeline, truncate: bool, max_length: int | None, batches: list
     return [[next(per_text) for _ in batch] for batch in batches]
 
 
+@handles(Task.FEATURE_EXTRACTION)
 def feature_extraction(
     pipe: Pipeline, request: FeatureExtractionRequest, context: JobContext
 ) -> FeatureExtractionResult:

@@ -7,6 +7,7 @@ from functools import partial
 from PIL import Image
 from transformers import Pipeline
 
+from pipeq_client.protocol import Task
 from pipeq_client.types import (
     Blob,
     ImageClassificationRequest,
@@ -19,11 +20,12 @@ from pipeq_client.types import (
     ObjectDetectionRequest,
     ObjectDetectionResult,
 )
-from pipeq_workers.context import JobContext
-from pipeq_workers.decoding import PixelBudget, decode_image
 from pipeq_workers.generation.prompts import image_text_prompt, image_to_text_prompt
+from pipeq_workers.handlers import handles
 from pipeq_workers.handlers.common import as_label_list, call_pipeline, generate, set_options
-from pipeq_workers.image_limits import probe_image
+from pipeq_workers.inputs.image_limits import probe_image
+from pipeq_workers.inputs.media import PixelBudget, decode_image
+from pipeq_workers.runtime.context import JobContext
 
 __all__ = ["image_classification", "image_text_to_text", "image_to_text", "object_detection"]
 
@@ -34,12 +36,14 @@ def _image(context: JobContext, blob: Blob, field: str, budget: PixelBudget | No
     return decode_image(context.blob_bytes(blob, field), field, budget)
 
 
+@handles(Task.IMAGE_TO_TEXT)
 def image_to_text(pipe: Pipeline, request: ImageToTextRequest, context: JobContext) -> ImageToTextResult:
     params = request.parameters
     prompt = partial(image_to_text_prompt, pipe, _image(context, request.inputs, "inputs"), params.prompt)
     return ImageToTextResult(**generate(pipe, prompt, params, context, "generated_text"))
 
 
+@handles(Task.IMAGE_CLASSIFICATION)
 def image_classification(
     pipe: Pipeline, request: ImageClassificationRequest, context: JobContext
 ) -> ImageClassificationResult:
@@ -50,6 +54,7 @@ def image_classification(
     return ImageClassificationResult.model_validate(as_label_list(output))
 
 
+@handles(Task.OBJECT_DETECTION)
 def object_detection(pipe: Pipeline, request: ObjectDetectionRequest, context: JobContext) -> ObjectDetectionResult:
     image = _image(context, request.inputs, "inputs")
     probe = partial(probe_image, pipe, field="inputs")
@@ -57,6 +62,7 @@ def object_detection(pipe: Pipeline, request: ObjectDetectionRequest, context: J
     return ObjectDetectionResult.model_validate(output)
 
 
+@handles(Task.IMAGE_TEXT_TO_TEXT)
 def image_text_to_text(pipe: Pipeline, request: ImageTextToTextRequest, context: JobContext) -> ImageTextToTextResult:
     params = request.parameters
     budget = PixelBudget(context.settings.max_image_pixels)  # for all the request's images together

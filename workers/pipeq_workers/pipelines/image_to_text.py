@@ -38,7 +38,7 @@ class ImageToTextPipeline(Pipeline):
     def _is_blip(self) -> bool:
         return bool(self.model.config.model_type == "blip")
 
-    def preprocess(self, image: Image.Image, prompt: str | None = None) -> dict[str, torch.Tensor]:  # type: ignore[override]
+    def preprocess(self, image: Image.Image, prompt: str | None = None) -> dict[str, torch.Tensor]:
         inputs = dict(self.image_processor(images=image, return_tensors="pt"))
         inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
         if self._is_blip:
@@ -76,6 +76,6 @@ class ImageToTextPipeline(Pipeline):
         output_ids = self.model.generate(**model_inputs, **kwargs)
         return {"output_ids": output_ids.reshape(batch_size, -1, output_ids.shape[-1])}
 
-    def postprocess(self, model_outputs: dict[str, torch.Tensor]) -> list[dict[str, str]]:  # type: ignore[override]
+    def postprocess(self, model_outputs: dict[str, torch.Tensor]) -> list[dict[str, str]]:
         texts = self.tokenizer.batch_decode(model_outputs["output_ids"][0], skip_special_tokens=True)
         return [{"generated_text": text} for text in texts]

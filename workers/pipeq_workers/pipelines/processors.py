@@ -27,7 +27,7 @@ def image_only_processor(cls: type[ProcessorMixin]) -> type[ProcessorMixin]:
     """``cls`` without its video processor: transformers takes a processor's parts from the
     parameters of its ``__init__``, so this subclass's signature leaves the video part out."""
 
-    class ImageOnly(cls):  # type: ignore[valid-type,misc]
+    class ImageOnly(cls):
         # chat_template is named: loading passes only the saved settings __init__ names.
         def __init__(
             self, image_processor: Any = None, tokenizer: Any = None, chat_template: Any = None, **kwargs: Any
@@ -62,4 +62,4 @@ def load_image_only_processor(source: str) -> ProcessorMixin | None:
     cls = _saved_processor_class(source)
     if cls is None or "video_processor" not in cls.get_attributes():
         return None
-    return image_only_processor(cls).from_pretrained(source)  # type: ignore[no-any-return]
+    return image_only_processor(cls).from_pretrained(source)

@@ -40,9 +40,7 @@ class Seq2SeqPipeline(Pipeline):
             postprocess["clean_up_tokenization_spaces"] = clean_up_tokenization_spaces
         return preprocess, {"generate_kwargs": generate_kwargs}, postprocess
 
-    def preprocess(  # type: ignore[override]
-        self, text: str, truncation: bool = False, prefix: str = ""
-    ) -> dict[str, torch.Tensor]:
+    def preprocess(self, text: str, truncation: bool = False, prefix: str = "") -> dict[str, torch.Tensor]:
         return dict(self.tokenizer(prefix + text, return_tensors="pt", truncation=truncation))
 
     def _forward(self, model_inputs: dict[str, torch.Tensor], generate_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -53,7 +51,7 @@ class Seq2SeqPipeline(Pipeline):
         # input's n sequences together.
         return {"output_ids": output_ids.reshape(batch_size, -1, output_ids.shape[-1])}
 
-    def postprocess(  # type: ignore[override]
+    def postprocess(
         self, model_outputs: dict[str, torch.Tensor], clean_up_tokenization_spaces: bool = False
     ) -> list[dict[str, str]]:
         texts = self.tokenizer.batch_decode(
@@ -122,7 +120,7 @@ class TranslationPipeline(Seq2SeqPipeline):
             )
         return preprocess, forward, postprocess
 
-    def preprocess(  # type: ignore[override]
+    def preprocess(
         self,
         text: str,
         truncation: bool = False,

@@ -32,7 +32,7 @@ class SpeakerTextToSpeechPipeline(TextToAudioPipeline):
         self.speaker_embeddings = speaker_embeddings
         super().__init__(*args, **kwargs)
 
-    def _sanitize_parameters(  # type: ignore[override]
+    def _sanitize_parameters(
         self,
         preprocess_params: dict[str, Any] | None = None,
         forward_params: dict[str, Any] | None = None,
@@ -40,7 +40,10 @@ class SpeakerTextToSpeechPipeline(TextToAudioPipeline):
         processor_kwargs: dict[str, Any] | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         forward = {"speaker_embeddings": self.speaker_embeddings, **(forward_params or {})}
-        return super()._sanitize_parameters(preprocess_params, forward, generate_kwargs, processor_kwargs)
+        sanitized: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = super()._sanitize_parameters(
+            preprocess_params, forward, generate_kwargs, processor_kwargs
+        )
+        return sanitized
 
 
 def _speecht5_parts(source: str, dtype: torch.dtype) -> tuple[SpeechT5HifiGan, torch.Tensor]:

@@ -1,0 +1,1 @@
+"""Which models a worker may load (the allow-list), fetching and loading them."""

@@ -1,0 +1,1 @@
+"""Seeing a worker: heartbeat and probes, Prometheus metrics, Flower."""

@@ -1,0 +1,1 @@
+"""The worker process at run time: Celery app and tasks, execution, batching, events."""

@@ -1,0 +1,1 @@
+"""Not the runtime: the demo, the local stack, sample inputs, tiny models and benchmarks."""
