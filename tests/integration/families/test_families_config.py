@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeq_client.protocol import Task
-from pipeq_workers.models.allowlist import HUB_DEFAULT_FAMILIES, ModelRegistry
+from pipeq_workers.models.allowlist import HUB_DEFAULT_FAMILIES, ModelAllowList
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,7 @@ def families(models_config: Path) -> dict[str, set[str]]:
 
 
 def test_default_build_keeps_one_model_per_task(models_config: Path) -> None:
-    registry = ModelRegistry.from_file(models_config)
+    registry = ModelAllowList.from_file(models_config)
     assert set(registry.tasks) == set(Task)
     for models in registry.tasks.values():
         assert list(models.sources) == [models.default]

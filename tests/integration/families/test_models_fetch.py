@@ -24,7 +24,7 @@ from pipeq_client import Client
 from pipeq_client.errors import RequestValidationError
 from pipeq_client.protocol import Queue, Task
 from pipeq_workers.errors import WorkerConfigError
-from pipeq_workers.models.allowlist import HUB_DEFAULT_FAMILIES, HUB_DEFAULTS, ModelRegistry
+from pipeq_workers.models.allowlist import HUB_DEFAULT_FAMILIES, HUB_DEFAULTS, ModelAllowList
 from pipeq_workers.models.fetch import HubModel
 from pipeq_workers.pipelines.seq2seq import SummarizationPipeline
 from pipeq_workers.tooling.stack import LocalStack
@@ -86,7 +86,7 @@ def test_fetch_writes_a_config_naming_each_snapshot(fetched: Path) -> None:
     assert tasks["summarization"]["models"] == {"acme/tiny-t5": f"hub/models--acme--tiny-t5/snapshots/{T5_COMMIT}"}
     assert tasks["translation"]["models"] == {"acme/tiny-nllb": f"hub/models--acme--tiny-nllb/snapshots/{NLLB_COMMIT}"}
     assert tasks["summarization"]["default"] == "acme/tiny-t5"
-    registry = ModelRegistry.from_file(fetched)
+    registry = ModelAllowList.from_file(fetched)
     name, source = registry.for_task(Task.SUMMARIZATION).source(None)
     assert name == "acme/tiny-t5" and Path(source) == fetched.parent / tasks["summarization"]["models"][name]
 
@@ -134,7 +134,7 @@ def test_fetch_without_models_takes_every_hub_default(families_config: Path, tmp
         fake_hub_repo(tmp_path / "store" / "hub", repo_id, source, hashlib.sha1(repo_id.encode()).hexdigest())
     done = pipeq(tmp_path, str(tmp_path / "models"), "--cache-dir", str(tmp_path / "store" / "hub"))
     assert done.returncode == 0, done.stderr
-    registry = ModelRegistry.from_file(tmp_path / "models" / "models.json")
+    registry = ModelAllowList.from_file(tmp_path / "models" / "models.json")
     assert set(registry.tasks) == set(Task)
     for task, repo_id in HUB_DEFAULTS.items():
         models = registry.for_task(task)

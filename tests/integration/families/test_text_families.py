@@ -35,7 +35,7 @@ from pipeq_client.types import (
     TranslationRequest,
 )
 from pipeq_workers.handlers.text import _require_entailment_label
-from pipeq_workers.models.allowlist import HUB_DEFAULT_FAMILIES, ModelRegistry
+from pipeq_workers.models.allowlist import HUB_DEFAULT_FAMILIES, ModelAllowList
 from pipeq_workers.pipelines.sentence import embedding_defaults
 from pipeq_workers.pipelines.seq2seq import SummarizationPipeline, TranslationPipeline
 from pipeq_workers.tooling.stack import LocalStack
@@ -137,7 +137,7 @@ def labels(items: list[dict[str, Any]]) -> list[tuple[str, Any]]:
 
 
 def test_models_config_names_every_text_family(families_config: Path) -> None:
-    registry = ModelRegistry.from_file(families_config)
+    registry = ModelAllowList.from_file(families_config)
     for task, families in TEXT_FAMILIES.items():
         models = registry.for_task(task)
         assert set(models.families) == families

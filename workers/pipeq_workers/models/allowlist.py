@@ -23,7 +23,7 @@ from pipeq_client.errors import ModelNotAllowedError
 from pipeq_client.protocol import Task
 from pipeq_workers.errors import WorkerConfigError
 
-__all__ = ["HUB_DEFAULTS", "HUB_DEFAULT_FAMILIES", "ModelRegistry", "TaskModels"]
+__all__ = ["HUB_DEFAULTS", "HUB_DEFAULT_FAMILIES", "ModelAllowList", "TaskModels"]
 
 # The usual Hub model per task, used when no models config is given (needs Hub access).
 HUB_DEFAULTS: dict[Task, str] = {
@@ -77,14 +77,14 @@ class TaskModels:
         return chosen, self.sources[chosen]
 
 
-class ModelRegistry:
+class ModelAllowList:
     """Task -> allowed models. Built from a config file or the Hub defaults."""
 
     def __init__(self, tasks: dict[Task, TaskModels]) -> None:
         self.tasks = tasks
 
     @classmethod
-    def hub_defaults(cls) -> ModelRegistry:
+    def hub_defaults(cls) -> ModelAllowList:
         return cls(
             {
                 task: TaskModels(model_id, {model_id: model_id}, {HUB_DEFAULT_FAMILIES[task]: model_id})
@@ -93,7 +93,7 @@ class ModelRegistry:
         )
 
     @classmethod
-    def from_file(cls, path: Path) -> ModelRegistry:
+    def from_file(cls, path: Path) -> ModelAllowList:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
             entries = raw["tasks"].items()

@@ -10,7 +10,7 @@ import torch
 from transformers import Pipeline
 
 from pipeq_client.protocol import Task
-from pipeq_workers.models.allowlist import ModelRegistry
+from pipeq_workers.models.allowlist import ModelAllowList
 from pipeq_workers.models.loading import build_pipeline
 
 __all__ = ["LoadedPipeline", "PipelineCache"]
@@ -29,7 +29,7 @@ class LoadedPipeline:
 class PipelineCache:
     """Models are loaded at warm-up (defaults) or on first use (other allowed models), once."""
 
-    def __init__(self, registry: ModelRegistry, device: str, dtype: torch.dtype) -> None:
+    def __init__(self, registry: ModelAllowList, device: str, dtype: torch.dtype) -> None:
         self.registry = registry
         self.device = device
         self.dtype = dtype

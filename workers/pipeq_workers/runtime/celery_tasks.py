@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import redis
-from celery import Celery, Task
+from celery import Celery
+from celery import Task as CeleryTask
 from celery.exceptions import Reject
 
-from pipeq_client.protocol import TASK_QUEUES, celery_task_name
-from pipeq_client.protocol import Task as PipeqTask
+from pipeq_client.protocol import TASK_QUEUES, Task, celery_task_name
 from pipeq_workers.runtime.worker_runtime import WorkerRuntime
 
 __all__ = ["register_tasks"]
@@ -18,8 +18,8 @@ __all__ = ["register_tasks"]
 GUARDED_STRATEGY = "pipeq_workers.delivery.strategy:guarded"
 
 
-def _register(app: Celery, runtime: WorkerRuntime, task: PipeqTask) -> None:
-    def run(self: Task, payload: Any) -> Any:
+def _register(app: Celery, runtime: WorkerRuntime, task: Task) -> None:
+    def run(self: CeleryTask, payload: Any) -> Any:
         try:
             return runtime.executor.run(task, str(self.request.id), payload)
         except (redis.ConnectionError, redis.TimeoutError) as error:

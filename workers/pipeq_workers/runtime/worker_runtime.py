@@ -9,7 +9,7 @@ import torch
 
 from pipeq_client.protocol import Queue
 from pipeq_workers.handlers.registry import tasks_of
-from pipeq_workers.models.allowlist import ModelRegistry
+from pipeq_workers.models.allowlist import ModelAllowList
 from pipeq_workers.models.cache import PipelineCache
 from pipeq_workers.models.loading import resolve_device, resolve_dtype
 from pipeq_workers.monitoring.metrics import WorkerMetrics
@@ -43,7 +43,9 @@ class WorkerRuntime:
         if settings.torch_threads is not None:
             torch.set_num_threads(settings.torch_threads)
         registry = (
-            ModelRegistry.from_file(settings.models_config) if settings.models_config else ModelRegistry.hub_defaults()
+            ModelAllowList.from_file(settings.models_config)
+            if settings.models_config
+            else ModelAllowList.hub_defaults()
         )
         device = resolve_device(settings.device)
         pipelines = PipelineCache(registry, device, resolve_dtype(settings.dtype, device))
