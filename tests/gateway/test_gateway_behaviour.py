@@ -8,6 +8,7 @@ timeouts are exact, not races."""
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,11 +20,11 @@ import pytest
 import redis
 
 from pipeq_client import Client
-from pipeq_client.protocol import cancel_key
+from pipeq_client.protocol import Queue, cancel_key, events_key
 from pipeq_client.types import TextGenerationRequest
 from pipeq_gateway.process import GatewayProcess, free_port
 from pipeq_workers.tooling.stack import LocalStack
-from tests.gateway.conftest import gateway_env, long_generation, sse_events
+from tests.gateway.conftest import gateway_env, long_generation, sse_events, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -66,21 +67,36 @@ def authed(url: str) -> httpx.Client:
     return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
 
 
-def test_disconnect_mid_stream_cancels_the_job(gateway: str, client: Client, models_config: Path) -> None:
+def test_disconnect_mid_stream_cancels_the_job(
+    gateway: str, client: Client, models_config: Path, stack: LocalStack
+) -> None:
     body = {
         "model": "tiny/text-generation",
         "messages": [{"role": "user", "content": "hello"}],
         "stream": True,
         **long_generation(models_config),
     }
+    worker = stack.workers[Queue.TEXT]
+    broker = redis.Redis.from_url(str(stack.redis_url))
     with (
         httpx.Client(base_url=gateway, timeout=60) as http,
         http.stream("POST", "/v1/chat/completions", json=body) as response,
     ):
         job_id = response.headers["x-pipeq-job-id"]
-        for event in sse_events(response.iter_lines()):
-            if event.json()["choices"][0]["delta"].get("content"):
-                break  # one token in: leave, closing the connection mid-stream
+        # Freeze the worker once it generates, so the 200 steps cannot end before the cancel.
+        wait_until(lambda: any(f[b"type"] == b"token" for _, f in broker.xrange(events_key(job_id))), "a token")
+        worker.send_signal(signal.SIGSTOP)
+        try:
+            # The first chunk is in (the frozen worker's first tokens may all be held-back
+            # text): leave, closing the connection mid-stream.
+            assert next(sse_events(response.iter_lines())).json()["choices"]
+        except BaseException:
+            worker.send_signal(signal.SIGCONT)
+            raise
+    try:
+        wait_until(lambda: bool(broker.exists(cancel_key(job_id))), "the gateway cancels the job")
+    finally:
+        worker.send_signal(signal.SIGCONT)
     result = client.job(job_id, TextGenerationRequest).result(timeout=60)
     assert result.details.finish_reason == "cancelled"
     assert 0 < result.details.generated_tokens < 200

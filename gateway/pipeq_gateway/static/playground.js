@@ -182,7 +182,7 @@ async function follow(task, spec, response) {
   for await (const event of sseEvents(response)) {
     if (event.event === "started") setState("running");
     else if (event.event === "reset") $("#stream").textContent = "";
-    else if (event.event === "token" && streaming && event.data.index === 0) {
+    else if (event.event === "token" && streaming && event.data.sequence === 0) {
       $("#stream").textContent += event.data.text;
       $("#stream").dataset.tokens = String(Number($("#stream").dataset.tokens) + 1);
     } else if (event.event === "done") {
