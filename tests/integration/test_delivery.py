@@ -104,9 +104,7 @@ def test_sigkill_after_the_broker_handed_over_a_message_loses_nothing(bare_stack
     """kombu's BRPOP window: SIGSTOP an idle worker waiting for a message, submit, SIGKILL."""
     env = {**FAST_LEASE, "PIPEQ_FETCH_WAIT_S": "10"}  # a long wait: the window stays open
     stack = bare_stack
-    worker = stack.start_worker(Queue.TEXT, env)
-    stack.wait_ready((Queue.TEXT,))
-    broker = redis.Redis.from_url(str(stack.redis_url))
+    worker, broker = text_worker(stack, env)
     with Client(stack.redis_url) as client:
         job = None
         for _ in range(5):
@@ -129,11 +127,8 @@ def test_sigkill_after_the_broker_handed_over_a_message_loses_nothing(bare_stack
 
 def test_a_dead_workers_jobs_return_within_30s_with_default_settings(bare_stack: LocalStack) -> None:
     stack = bare_stack
-    worker = stack.start_worker(Queue.TEXT)
-    stack.wait_ready((Queue.TEXT,))
-    broker = redis.Redis.from_url(str(stack.redis_url))
-    eos = generation_eos(stack)
-    long_run = {"temperature": 0, "max_new_tokens": 240, "logit_bias": {eos: -100.0}}
+    worker, broker = text_worker(stack)
+    long_run = long_generation(stack, tokens=240)
     with Client(stack.redis_url) as client:
         job = client.submit(TextGenerationRequest.build("a long one", parameters=long_run))
         wait_for(lambda: has_event(broker, job, EventType.TOKEN), "the job runs")
@@ -154,6 +149,18 @@ def test_a_dead_workers_jobs_return_within_30s_with_default_settings(bare_stack:
 def generation_eos(stack: LocalStack) -> int:
     config = Path(str(stack.models_config)).parent / "text-generation" / "generation_config.json"
     return int(json.loads(config.read_text())["eos_token_id"])
+
+
+def long_generation(stack: LocalStack, tokens: int = 200) -> dict[str, Any]:
+    """Greedy, EOS masked: exactly ``tokens`` steps, long enough to act on while it runs."""
+    return {"temperature": 0, "max_new_tokens": tokens, "logit_bias": {generation_eos(stack): -100.0}}
+
+
+def text_worker(stack: LocalStack, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], redis.Redis]:
+    """A ready text worker on ``stack``, and a Redis connection to watch it."""
+    worker = stack.start_worker(Queue.TEXT, env)
+    stack.wait_ready((Queue.TEXT,))
+    return worker, redis.Redis.from_url(str(stack.redis_url))
 
 
 def has_event(broker: redis.Redis, job: Job[Any], kind: EventType) -> bool:
@@ -179,9 +186,7 @@ def test_random_sigkills_during_a_mixed_run_lose_nothing_and_answer_once(
     chaos = bool(request.config.getoption("--chaos"))
     jobs_count, kills = (300, 10) if chaos else (60, 3)
     stack = bare_stack
-    worker = stack.start_worker(Queue.TEXT, FAST_LEASE)
-    stack.wait_ready((Queue.TEXT,))
-    broker = redis.Redis.from_url(str(stack.redis_url))
+    worker, broker = text_worker(stack, FAST_LEASE)
     requests = mixed_requests(jobs_count, seed=11)
     recoveries: list[float] = []
     rng = random.Random(7)
@@ -211,11 +216,8 @@ def test_random_sigkills_during_a_mixed_run_lose_nothing_and_answer_once(
 
 def test_redis_killed_and_restarted_from_its_aof_loses_no_job(bare_stack: LocalStack, aof_redis: EmbeddedRedis) -> None:
     stack = bare_stack
-    stack.start_worker(Queue.TEXT, FAST_LEASE)
-    stack.wait_ready((Queue.TEXT,))
-    broker = redis.Redis.from_url(aof_redis.url)
-    eos = generation_eos(stack)
-    slow = {"temperature": 0, "max_new_tokens": 200, "logit_bias": {eos: -100.0}}
+    _, broker = text_worker(stack, FAST_LEASE)
+    slow = long_generation(stack)
     with Client(stack.redis_url) as client:
         running = client.submit(TextGenerationRequest.build("running when Redis dies", parameters=slow))
         queued = [client.submit(request) for request in mixed_requests(12, seed=3)]
@@ -238,11 +240,8 @@ def test_the_client_raises_typed_errors_while_redis_is_away_and_rides_out_a_shor
     bare_stack: LocalStack, aof_redis: EmbeddedRedis
 ) -> None:
     stack = bare_stack
-    stack.start_worker(Queue.TEXT, FAST_LEASE)
-    stack.wait_ready((Queue.TEXT,))
-    broker = redis.Redis.from_url(aof_redis.url)
-    eos = generation_eos(stack)
-    slow = {"temperature": 0, "max_new_tokens": 200, "logit_bias": {eos: -100.0}}
+    _, broker = text_worker(stack, FAST_LEASE)
+    slow = long_generation(stack)
     with Client(stack.redis_url) as client:
         job = client.submit(TextGenerationRequest.build("across an outage", parameters=slow))
         wait_for(lambda: has_event(broker, job, EventType.TOKEN), "the job runs")
@@ -264,11 +263,8 @@ def test_metrics_and_the_queue_list_show_waiting_and_in_flight_work(
 ) -> None:
     """What KEDA reads (LLEN of the queue list), and pipeq's gauges, see queued and in-flight work."""
     stack = bare_stack
-    worker = stack.start_worker(Queue.TEXT, FAST_LEASE)
-    stack.wait_ready((Queue.TEXT,))
-    broker = redis.Redis.from_url(aof_redis.url)
-    eos = generation_eos(stack)
-    slow = {"temperature": 0, "max_new_tokens": 200, "logit_bias": {eos: -100.0}}
+    worker, broker = text_worker(stack, FAST_LEASE)
+    slow = long_generation(stack)
     with Client(stack.redis_url) as client:
         running = client.submit(TextGenerationRequest.build("busy", parameters=slow))
         wait_for(lambda: has_event(broker, running, EventType.TOKEN), "the job runs")
