@@ -7,12 +7,15 @@ timeouts are exact, not races."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -20,11 +23,11 @@ import pytest
 import redis
 
 from pipeq_client import Client
-from pipeq_client.protocol import Queue, cancel_key, events_key
+from pipeq_client.protocol import CONSUMERS_KEY, Queue, cancel_key, events_key, inflight_key
 from pipeq_client.types import TextGenerationRequest
 from pipeq_gateway.process import GatewayProcess, free_port
 from pipeq_workers.tooling.stack import LocalStack
-from tests.gateway.conftest import gateway_env, long_generation, sse_events, wait_until
+from tests.gateway.conftest import gateway_env, long_generation, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +70,40 @@ def authed(url: str) -> httpx.Client:
     return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
 
 
+def holder_pid(broker: redis.Redis, job_id: str) -> int | None:
+    """The pid of the worker holding ``job_id`` in flight (pipeq's consumer registry), if any."""
+    for consumer, record in broker.hgetall(CONSUMERS_KEY).items():
+        for raw in broker.lrange(inflight_key(consumer.decode(), Queue.TEXT.value), 0, -1):
+            if json.loads(raw)["headers"]["id"] == job_id:
+                return int(json.loads(record)["pid"])
+    return None
+
+
+def has_event(broker: redis.Redis, job_id: str, kind: bytes) -> bool:
+    return any(fields[b"type"] == kind for _, fields in broker.xrange(events_key(job_id)))
+
+
+def frozen_mid_generation(gateway: str, body: dict[str, Any], broker: redis.Redis) -> tuple[str, int]:
+    """Opens a streamed chat completion, freezes the worker generating it (so its 200 steps
+    cannot end before the cancel), then leaves, closing the connection mid-stream. A try
+    whose job ended before the freeze landed is done again."""
+    for _ in range(5):
+        with (
+            httpx.Client(base_url=gateway, timeout=60) as http,
+            http.stream("POST", "/v1/chat/completions", json=body) as response,
+        ):
+            job_id = response.headers["x-pipeq-job-id"]
+            wait_until(lambda: has_event(broker, job_id, b"token"), "a token")  # noqa: B023
+            pid = holder_pid(broker, job_id)
+            if pid is None:
+                continue  # already answered and acked
+            os.kill(pid, signal.SIGSTOP)
+            if not has_event(broker, job_id, b"done"):
+                return job_id, pid
+            os.kill(pid, signal.SIGCONT)
+    pytest.fail("no try froze the worker mid-generation")
+
+
 def test_disconnect_mid_stream_cancels_the_job(
     gateway: str, client: Client, models_config: Path, stack: LocalStack
 ) -> None:
@@ -76,27 +113,12 @@ def test_disconnect_mid_stream_cancels_the_job(
         "stream": True,
         **long_generation(models_config),
     }
-    worker = stack.workers[Queue.TEXT]
     broker = redis.Redis.from_url(str(stack.redis_url))
-    with (
-        httpx.Client(base_url=gateway, timeout=60) as http,
-        http.stream("POST", "/v1/chat/completions", json=body) as response,
-    ):
-        job_id = response.headers["x-pipeq-job-id"]
-        # Freeze the worker once it generates, so the 200 steps cannot end before the cancel.
-        wait_until(lambda: any(f[b"type"] == b"token" for _, f in broker.xrange(events_key(job_id))), "a token")
-        worker.send_signal(signal.SIGSTOP)
-        try:
-            # The first chunk is in (the frozen worker's first tokens may all be held-back
-            # text): leave, closing the connection mid-stream.
-            assert next(sse_events(response.iter_lines())).json()["choices"]
-        except BaseException:
-            worker.send_signal(signal.SIGCONT)
-            raise
+    job_id, pid = frozen_mid_generation(gateway, body, broker)
     try:
         wait_until(lambda: bool(broker.exists(cancel_key(job_id))), "the gateway cancels the job")
     finally:
-        worker.send_signal(signal.SIGCONT)
+        os.kill(pid, signal.SIGCONT)
     result = client.job(job_id, TextGenerationRequest).result(timeout=60)
     assert result.details.finish_reason == "cancelled"
     assert 0 < result.details.generated_tokens < 200
