@@ -26,7 +26,7 @@ def stream(pieces: list[str], stops: list[str]) -> tuple[list[str], TokenEventSt
     """Feeds one token per piece; the fake vocabulary maps token i to pieces[i]."""
     events: list[dict] = []
     streamer = TokenEventStreamer(
-        lambda _row, event: events.append(event),
+        lambda step: events.extend(event for _row, event in step),
         lambda ids: "".join(pieces[i] for i in ids),
         [stops],
         eos_ids=set(),
@@ -49,6 +49,6 @@ def test_text_that_may_become_a_stop_is_held_until_decided() -> None:
 def test_flush_releases_held_text_when_generation_ends_without_a_stop() -> None:
     deltas, streamer = stream(["one ", "ST"], ["STOP"])
     events: list[dict] = []
-    streamer.publish = lambda _row, event: events.append(event)
+    streamer.publish = lambda step: events.extend(event for _row, event in step)
     streamer.flush(["one ST"])
     assert "".join(deltas) + events[0]["text"] == "one ST" and events[0]["id"] is None

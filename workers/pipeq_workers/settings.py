@@ -44,6 +44,11 @@ class WorkerSettings(ClientSettings):
     batch_sizes: dict[str, int] = Field(
         default_factory=dict, description='Per-task batch size overrides, e.g. {"text-generation": 1}.'
     )
+    model_process: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Run the models in a process of their own, beside the Celery worker process "
+        "(its Python no longer shares the model's GIL). auto: on when the worker batches.",
+    )
     max_wait_ms: float = Field(5.0, ge=0, le=1000, description="Longest wait for batch-mates while more are coming.")
     health_file: Path | None = Field(None, description="Heartbeat JSON file (probes, `pipeq health`).")
     health_dir: Path | None = Field(
@@ -66,3 +71,14 @@ class WorkerSettings(ClientSettings):
     lease_renew_s: float = Field(
         5.0, gt=0, description="How often a worker renews its lease and sweeps lapsed ones (well below lease_ttl_s)."
     )
+
+    def largest_batch(self) -> int:
+        """The largest batch any task may form (the threads a batching worker needs)."""
+        return max([self.max_batch_size, *self.batch_sizes.values()])
+
+    def uses_model_process(self, pool: str) -> bool:
+        """Whether models run in their own process. A prefork child keeps them in-process: each
+        child is already its own process, and batching needs the threads pool anyway."""
+        if self.model_process == "auto":
+            return self.largest_batch() > 1 and pool == "threads"
+        return self.model_process == "on" and pool != "prefork"

@@ -112,9 +112,22 @@ class Channel(redis_transport.Channel):
         self._blocking_next = False
         self._fetch_command = "EVAL"
         self._blocking_source = ""
+        self._shared: tuple[Any, redis.Redis] | None = None
         super().__init__(*args, **kwargs)
         if self.fetch_wait:
             self.brpop_timeout = self.fetch_wait
+
+    def _create_client(self, asynchronous: bool = False) -> Any:
+        """One client object per connection pool, not one per command: kombu builds a new
+        ``Redis`` for every ack and every event it publishes, and building one (its response
+        callbacks) cost more worker CPU than the command itself. A ``Redis`` over a pool is
+        thread-safe."""
+        if asynchronous:
+            return super()._create_client(asynchronous=True)
+        pool = self.pool
+        if self._shared is None or self._shared[0] is not pool:
+            self._shared = (pool, super()._create_client())
+        return self._shared[1]
 
     # -- taking messages -------------------------------------------------------------------
 

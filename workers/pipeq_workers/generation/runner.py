@@ -28,7 +28,8 @@ from pipeq_workers.generation.logits import RawLogitsRecorder
 from pipeq_workers.generation.plan import SamplingPlan
 from pipeq_workers.generation.results import Rows, decoder
 from pipeq_workers.generation.rows import RowGroup, RowSampler
-from pipeq_workers.generation.streamer import Publish, TokenEventStreamer
+from pipeq_workers.generation.streamer import TokenEventStreamer
+from pipeq_workers.runtime.job_events import EventPublisher, publish_tokens
 
 __all__ = ["GenerationControl", "GenerationJob", "Prompt", "run_generation_batch"]
 
@@ -56,9 +57,9 @@ class Prompt:
 
 @dataclass
 class GenerationControl:
-    """What a job adds: token streaming, cancel checks, and its own deadline."""
+    """What a job adds: its event stream (token events), cancel checks, and its own deadline."""
 
-    publish: Publish | None = None
+    events: EventPublisher | None = None
     is_cancelled: Callable[[], bool] = lambda: False
     deadline: float | None = None
 
@@ -98,14 +99,18 @@ def _ends(
 
 
 def _streamer(rows: Rows, jobs: list[GenerationJob], eos: set[int]) -> TokenEventStreamer | None:
-    if all(job.control.publish is None for job in jobs):
+    if all(job.control.events is None for job in jobs):
         return None
 
-    def publish(row: int, event: dict[str, Any]) -> None:
-        target = jobs[row // rows.n].control.publish
-        if target is not None:
-            # ts: when the worker published it (wall clock), so clients can measure delivery lag.
-            target({**event, "sequence": row % rows.n, "ts": time.time()})
+    def publish(step: list[tuple[int, dict[str, Any]]]) -> None:
+        # ts: when the worker published it (wall clock), so clients can measure delivery lag.
+        now = time.time()
+        batch: list[tuple[EventPublisher, dict[str, Any]]] = []
+        for row, event in step:
+            stream = jobs[row // rows.n].control.events
+            if stream is not None:
+                batch.append((stream, {**event, "sequence": row % rows.n, "ts": now}))
+        publish_tokens(batch)
 
     count = len(jobs) * rows.n
     return TokenEventStreamer(

@@ -21,8 +21,9 @@ from pipeq_workers.generation.stops import find_stop, held_back
 
 __all__ = ["TokenEventStreamer"]
 
-Publish = Callable[[dict[str, Any]], None]
-RowPublish = Callable[[int, dict[str, Any]], None]  # (row, event): routes a row to its request
+# One step's events, (row, event) each: published together, one Redis round trip per step
+# whatever the batch size (the runner routes each row to its request's stream).
+StepPublish = Callable[[list[tuple[int, dict[str, Any]]]], None]
 Kept = Callable[[int], int | None]  # row -> tokens it keeps once it has ended, else None
 
 
@@ -40,7 +41,7 @@ class TokenEventStreamer(BaseStreamer):
 
     def __init__(
         self,
-        publish: RowPublish,
+        publish: StepPublish,
         decode: Callable[[list[int]], str],
         stops: list[list[str]],
         eos_ids: set[int],
@@ -66,13 +67,16 @@ class TokenEventStreamer(BaseStreamer):
         tokens = value.reshape(-1).tolist()
         while len(self.rows) < len(tokens):
             self.rows.append(_Row())
+        step: list[tuple[int, dict[str, Any]]] = []
         for index, token_id in enumerate(tokens):
             row = self.rows[index]
             kept = self.kept(index)
             if not row.finished and (kept is None or len(row.ids) < kept):
-                self._token(index, int(token_id))
+                step.append((index, self._token(index, int(token_id))))
+        if step:
+            self.publish(step)
 
-    def _token(self, index: int, token_id: int) -> None:
+    def _token(self, index: int, token_id: int) -> dict[str, Any]:
         row = self.rows[index]
         row.ids.append(token_id)
         # position: the token's place in its sequence (0 = the first generated token).
@@ -85,7 +89,7 @@ class TokenEventStreamer(BaseStreamer):
             event["text"] = ""
         else:
             event["text"] = self._release(row, self.stops[index])
-        self.publish(index, event)
+        return event
 
     def _release(self, row: _Row, stops: list[str]) -> str:
         text = self.decode(row.ids)
@@ -105,7 +109,10 @@ class TokenEventStreamer(BaseStreamer):
         """Called by generate(); the runner calls ``flush`` once final texts are known."""
 
     def flush(self, final_texts: list[str]) -> None:
+        step: list[tuple[int, dict[str, Any]]] = []
         for index, text in enumerate(final_texts):
             emitted = self.rows[index].emitted if index < len(self.rows) else ""
             if text.startswith(emitted) and len(text) > len(emitted):
-                self.publish(index, {"id": None, "text": text[len(emitted) :], "special": False})
+                step.append((index, {"id": None, "text": text[len(emitted) :], "special": False}))
+        if step:
+            self.publish(step)

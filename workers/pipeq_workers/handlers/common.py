@@ -39,16 +39,24 @@ def as_label_list(output: Any) -> list[dict[str, Any]]:
 
 
 def call_pipeline(
-    pipe: Pipeline, context: JobContext, inputs: Any, check: Callable[[Any], None] | None = None, **options: Any
+    pipe: Pipeline,
+    context: JobContext,
+    inputs: Any,
+    check: Callable[[Any], None] | None = None,
+    check_batch: Callable[[list[Any]], None] | None = None,
+    **options: Any,
 ) -> Any:
     """``pipe(inputs, **options)``, batched with other jobs' calls that have the same options.
-    ``check(inputs)`` runs first, on the model thread (tokenizers are not thread-safe): a
-    refusal there is this job's own answer (a failed batch reruns its items one by one)."""
+    ``check(inputs)`` (each item) or ``check_batch(items)`` (all at once, e.g. one tokenizer
+    call) runs first, on the model thread (tokenizers are not thread-safe): a refusal there is
+    this job's own answer (a failed batch reruns its items one by one)."""
 
     def run(items: list[Any]) -> list[Any]:
         if check is not None:
             for item in items:
                 check(item)
+        if check_batch is not None:
+            check_batch(items)
         return list(pipe(items, batch_size=len(items), **options))
 
     return context.model_call(batch_key(pipe, options), run, inputs)

@@ -27,7 +27,7 @@ from pipeq_client.types import (
 from pipeq_workers.generation.prompts import causal_prompt, seq2seq_prompt
 from pipeq_workers.handlers import handles
 from pipeq_workers.handlers.common import as_label_list, batch_key, call_pipeline, generate, set_options
-from pipeq_workers.inputs.model_limits import check_hypotheses, refuse_long_rows, refuse_long_text
+from pipeq_workers.inputs.model_limits import check_hypotheses, refuse_long_rows, refuse_long_texts
 from pipeq_workers.pipelines.naming import model_label
 from pipeq_workers.pipelines.sentence import embedding_defaults
 from pipeq_workers.runtime.context import JobContext
@@ -56,7 +56,7 @@ def text_classification(
     params = request.parameters
     options = set_options(top_k=params.top_k, function_to_apply=params.function_to_apply)
     # The task has no truncation option: text over the model's limit is refused, named.
-    output = call_pipeline(pipe, context, request.inputs, partial(refuse_long_text, pipe), **options)
+    output = call_pipeline(pipe, context, request.inputs, check_batch=partial(refuse_long_texts, pipe), **options)
     return TextClassificationResult.model_validate(as_label_list(output))
 
 
@@ -100,7 +100,7 @@ def zero_shot_classification(
         pipe,
         context,
         request.inputs,
-        lambda _: hypotheses_fit(),
+        check_batch=lambda _: hypotheses_fit(),  # one set of labels and template per batch (its key)
         candidate_labels=params.candidate_labels,
         hypothesis_template=params.hypothesis_template,
         multi_label=params.multi_label,

@@ -24,7 +24,7 @@ __all__ = [
     "decoder_limit",
     "refuse_long",
     "refuse_long_rows",
-    "refuse_long_text",
+    "refuse_long_texts",
     "text_tokenizer",
     "token_limit",
 ]
@@ -61,10 +61,17 @@ def _smallest(*limits: int | None) -> int | None:
     return min(known) if known else None
 
 
+_LIMIT_ATTRIBUTE = "_pipeq_token_limit"
+
+
 def token_limit(pipe: Pipeline) -> int | None:
-    """Tokens the model's text input may have (the encoder's, for encoder-decoder models); None: no known limit."""
-    positions = _positions(pipe.model.config.get_text_config(), _ENCODER_POSITIONS)
-    return _smallest(_declared(text_tokenizer(pipe)), positions)
+    """Tokens the model's text input may have (the encoder's, for encoder-decoder models); None: no known limit.
+    Read once per pipeline (config lookups cost more than a short text's tokenization)."""
+    if not hasattr(pipe, _LIMIT_ATTRIBUTE):
+        positions = _positions(pipe.model.config.get_text_config(), _ENCODER_POSITIONS)
+        setattr(pipe, _LIMIT_ATTRIBUTE, _smallest(_declared(text_tokenizer(pipe)), positions))
+    limit: int | None = getattr(pipe, _LIMIT_ATTRIBUTE)
+    return limit
 
 
 def decoder_limit(model: Any) -> int | None:
@@ -90,12 +97,14 @@ def refuse_long(length: int, limit: int | None, field: str, model: Any, hint: st
         )
 
 
-def refuse_long_text(pipe: Pipeline, text: str, field: str = "inputs", hint: str = "") -> None:
-    """Tokenizes ``text`` as the model will read it (special tokens included) and refuses it
-    over the limit. On the model thread: tokenizers are not thread-safe."""
+def refuse_long_texts(pipe: Pipeline, texts: list[str], field: str = "inputs") -> None:
+    """Tokenizes the texts as the model will read them (special tokens included), in one call
+    for the whole batch, and refuses the first over the limit. On the model thread:
+    tokenizers are not thread-safe."""
     limit = token_limit(pipe)
     if limit is not None:
-        refuse_long(len(text_tokenizer(pipe)(text)["input_ids"]), limit, field, pipe.model, hint)
+        for ids in text_tokenizer(pipe)(texts)["input_ids"]:
+            refuse_long(len(ids), limit, field, pipe.model)
 
 
 def check_hypotheses(pipe: Pipeline, template: str, labels: list[str]) -> None:

@@ -10,6 +10,7 @@ from celery import Task as CeleryTask
 from celery.exceptions import Reject
 
 from pipeq_client.protocol import TASK_QUEUES, Task, celery_task_name
+from pipeq_workers.errors import ModelProcessLostError
 from pipeq_workers.runtime.worker_runtime import WorkerRuntime
 
 __all__ = ["register_tasks"]
@@ -27,6 +28,8 @@ def _register(app: Celery, runtime: WorkerRuntime, task: Task) -> None:
             # acked as done. Back to the queue (or, if Redis is still away, it stays in flight
             # and returns when this consumer's lease lapses).
             raise Reject(f"Redis unavailable during job: {error}", requeue=True) from error
+        except ModelProcessLostError as error:
+            raise Reject(str(error), requeue=True) from error
 
     run.__name__ = run.__qualname__ = task.value.replace("-", "_")
     app.task(name=celery_task_name(task), bind=True, queue=TASK_QUEUES[task].value, Strategy=GUARDED_STRATEGY)(run)

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import redis
 
 from pipeq_client.errors import BlobMissingError, InvalidInputError, PayloadTooLargeError, TimeLimitError
-from pipeq_client.protocol import EventType, Task, blob_key, cancel_key
+from pipeq_client.protocol import Task, blob_key, cancel_key
 from pipeq_client.types import Blob
 from pipeq_client.validation import shown
 from pipeq_workers.generation.runner import GenerationControl
@@ -41,13 +41,10 @@ class JobContext:
     def is_cancelled(self) -> bool:
         return bool(self.redis.exists(cancel_key(self.job_id)))
 
-    def publish_token(self, data: dict[str, Any]) -> None:
-        self.events.publish(EventType.TOKEN, data)
-
     def generation_control(self) -> GenerationControl:
         """Streams tokens to the job's events and stops when the job is cancelled or at the
         task's time limit (finish_reason ``time_limit``: a result, with what was generated)."""
-        return GenerationControl(publish=self.publish_token, is_cancelled=self.is_cancelled, deadline=self.deadline)
+        return GenerationControl(events=self.events, is_cancelled=self.is_cancelled, deadline=self.deadline)
 
     @property
     def time_limit_s(self) -> float:

@@ -9,7 +9,7 @@ import redis
 
 from pipeq_client.protocol import EventType, events_key
 
-__all__ = ["EventPublisher"]
+__all__ = ["EventPublisher", "publish_tokens"]
 
 STREAM_MAXLEN = 10_000
 
@@ -29,3 +29,18 @@ class EventPublisher:
             pipe.expire(self.key, self.ttl_s)
             entry_id = pipe.execute()[0]
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+def publish_tokens(batch: list[tuple[EventPublisher, dict[str, Any]]]) -> None:
+    """One generation step's token events, of every row of every request in the batch, in one
+    pipeline: a round trip per step, not per token (the streams already have their TTL from
+    ``started``; it is renewed once per stream)."""
+    if not batch:
+        return
+    with batch[0][0].client.pipeline(transaction=False) as pipe:
+        for stream, data in batch:
+            fields = {"type": EventType.TOKEN.value, "data": json.dumps(data, separators=(",", ":"))}
+            pipe.xadd(stream.key, fields, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+        for stream in {stream.key: stream for stream, _ in batch}.values():
+            pipe.expire(stream.key, stream.ttl_s)
+        pipe.execute()

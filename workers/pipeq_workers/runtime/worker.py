@@ -42,7 +42,7 @@ class WorkerOptions:
         ready_file: Path | None,
     ) -> WorkerOptions:
         """Batching needs one task thread per batch slot: the threads pool, sized to the batch."""
-        largest = max([settings.max_batch_size, *settings.batch_sizes.values()])
+        largest = settings.largest_batch()
         chosen_pool = pool or ("threads" if largest > 1 else "solo")
         return cls(queues, chosen_pool, concurrency or largest, loglevel, ready_file)
 
@@ -70,6 +70,7 @@ def run_worker(settings: WorkerSettings, options: WorkerOptions) -> None:
     queues = options.queues
     app = create_app(settings)
     runtime = app.pipeq_runtime
+    runtime.pool = options.pool  # decides where the models run (WorkerSettings.uses_model_process)
     health_file, own_file = _heartbeat(settings, queues)
     monitor = HealthMonitor(
         runtime.redis,
@@ -84,6 +85,7 @@ def run_worker(settings: WorkerSettings, options: WorkerOptions) -> None:
     try:
         _serve(app, runtime, monitor, options)
     finally:
+        runtime.close()
         monitor.stop()
 
 

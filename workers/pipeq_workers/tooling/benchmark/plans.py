@@ -41,7 +41,8 @@ CLIENTS = 32
 class Sizes:
     """How much work one measurement does."""
 
-    requests: int  # text tasks; generation a quarter, at least one per client
+    requests: int  # encoder tasks: enough closed-loop rounds that start-up and tail are a small part
+    generations: int  # text-generation requests (at least one per client)
     token_budget: int  # generation-mixed: tokens each client generates
     streams: int
     submits: int
@@ -85,7 +86,7 @@ def _direct_one(workload: Workload, pipe: Pipeline, text: str) -> float:
 
 def _task_plan(workload: Workload, pipe: Pipeline, stacks: Stacks, sizes: Sizes) -> Plan:
     generation = workload.task is Task.TEXT_GENERATION
-    inputs = texts(max(CLIENTS, sizes.requests // 4) if generation else sizes.requests)
+    inputs = texts(max(CLIENTS, sizes.generations) if generation else sizes.requests)
     makers: list[RequestMaker] = [partial(workload.request, text) for text in inputs]
     direct = stacks.direct_probe()
     one_by_one = [partial(_direct_one, workload, pipe, text) for text in inputs]

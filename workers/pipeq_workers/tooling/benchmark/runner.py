@@ -49,14 +49,16 @@ class BenchConfig:
     repeats: int = 3
     workloads: tuple[str, ...] = WORKLOADS
     commandstats: bool = True
-    sizes: Sizes = field(default_factory=lambda: Sizes(requests=96, token_budget=64, streams=8, submits=2000))
+    sizes: Sizes = field(
+        default_factory=lambda: Sizes(requests=512, generations=32, token_budget=64, streams=8, submits=2000)
+    )
 
     @classmethod
     def build(
         cls, *, quick: bool, repeats: int | None, workloads: tuple[str, ...], threads: int, commandstats: bool
     ) -> BenchConfig:
         """``quick``: one repeat and smaller measurements, unless ``repeats`` says otherwise."""
-        sizes = Sizes(requests=32, token_budget=32, streams=4, submits=300) if quick else cls().sizes
+        sizes = Sizes(requests=64, generations=32, token_budget=32, streams=4, submits=300) if quick else cls().sizes
         chosen = repeats if repeats is not None else (1 if quick else cls.repeats)
         return cls(threads, chosen, workloads, commandstats, sizes)
 

@@ -1,0 +1,135 @@
+"""The model process: loads the models and runs jobs' model work, answering over a pipe.
+
+Started by ``model_process.py`` (spawned, never forked: CUDA and torch's threads do not
+survive a fork). Its only Python threads are the model thread (the batcher), the handler
+threads of the jobs it holds and one reader; Celery, acks, task events and the job-state
+round trips stay in the worker process, whose Python no longer shares a GIL with the model.
+
+Messages are JSON, one per ``send_bytes``: ``{"call": id, "task", "job_id", "payload"}`` in;
+``{"answer": id, "result", "model"}``, ``{"answer": id, "error": {code, message, field}}``,
+``{"answer": id, "redis": message}`` (Redis lost: the job is requeued), ``{"batch": [task,
+size]}`` (metrics), and once ``{"ready": true}`` or ``{"failed": message}`` out;
+``{"stop": true}`` in ends it.
+
+The process lives exactly as long as its pipe: it ignores SIGINT and SIGTERM (the worker
+process drains its jobs first) and exits when the worker process says stop, or dies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import signal
+import threading
+import traceback
+from collections.abc import Hashable
+from multiprocessing.connection import Connection
+from typing import Any
+
+import redis
+import torch
+
+from pipeq_client.errors import PipeqError, WorkerError
+from pipeq_client.protocol import Task
+from pipeq_workers.models.allowlist import ModelAllowList
+from pipeq_workers.models.cache import PipelineCache
+from pipeq_workers.models.loading import resolve_device, resolve_dtype
+from pipeq_workers.runtime.batching import MicroBatcher
+from pipeq_workers.runtime.job_runner import InProcessRunner
+from pipeq_workers.runtime.messages import clean_message, cleaned
+from pipeq_workers.settings import WorkerSettings
+
+__all__ = ["build_runner", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+def build_runner(settings: WorkerSettings, client: redis.Redis, on_batch: Any) -> InProcessRunner:
+    """The runner of one process: its models, its batcher (the model thread)."""
+    if settings.torch_threads is not None:
+        torch.set_num_threads(settings.torch_threads)
+    registry = (
+        ModelAllowList.from_file(settings.models_config) if settings.models_config else ModelAllowList.hub_defaults()
+    )
+    device = resolve_device(settings.device)
+    pipelines = PipelineCache(registry, device, resolve_dtype(settings.dtype, device))
+    return InProcessRunner(settings, pipelines, client, MicroBatcher(settings.max_wait_ms, on_batch))
+
+
+class _Server:
+    def __init__(self, conn: Connection, settings: WorkerSettings) -> None:
+        self.conn = conn
+        self._send_lock = threading.Lock()
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
+        self.runner = build_runner(settings, client, self._on_batch)
+        # One handler thread per batch slot, fed by a C-level queue (ThreadPoolExecutor.submit
+        # showed up in the profile; the model's GIL is what this process exists to protect).
+        self.calls: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        for index in range(settings.largest_batch()):
+            threading.Thread(target=self._handle, name=f"pipeq-job-{index}", daemon=True).start()
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = json.dumps(message, separators=(",", ":")).encode()
+        with self._send_lock:
+            self.conn.send_bytes(data)
+
+    def _on_batch(self, key: Hashable, size: int) -> None:
+        self.send({"batch": [key[0], size]})  # type: ignore[index]  # batch keys start with the task
+
+    def warm_up(self, tasks: list[Task]) -> bool:
+        try:
+            self.runner.warm_up(tasks)
+        except Exception as error:  # the worker process turns it into its one-line start-up error
+            log.debug("model loading failed", exc_info=True)
+            self.send({"failed": str(error).splitlines()[0] if str(error) else type(error).__name__})
+            return False
+        self.send({"ready": True})
+        return True
+
+    def loop(self) -> None:
+        while True:
+            try:
+                message = json.loads(self.conn.recv_bytes())
+            except (EOFError, OSError):
+                return  # the worker process died
+            if message.get("stop"):
+                return  # the worker process is shutting down
+            self.calls.put(message)
+
+    def _handle(self) -> None:
+        while True:
+            self._answer(self.calls.get())
+
+    def _answer(self, call: dict[str, Any]) -> None:
+        answer_id = call["call"]
+        try:
+            with self.runner.coming():
+                ran = self.runner.run(Task(call["task"]), call["job_id"], call["payload"])
+            self.send({"answer": answer_id, "result": ran.result, "model": ran.model_name})
+        except PipeqError as error:
+            self.send({"answer": answer_id, "error": cleaned(error).to_wire()})
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            self.send({"answer": answer_id, "redis": str(error)})
+        except Exception as error:
+            # Any failure must reach the caller, typed; the model process goes on.
+            wrapped = WorkerError(clean_message(f"{type(error).__name__}: {error}"))
+            frames = "".join(traceback.format_tb(error.__traceback__))
+            log.error("job %s (%s) failed: %s\n%s", call["job_id"], call["task"], wrapped.message, frames)
+            self.send({"answer": answer_id, "error": wrapped.to_wire()})
+
+
+def serve(conn: Connection, settings_json: str, task_names: list[str], log_level: str) -> None:
+    """The model process's entry point (multiprocessing target)."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s [model]: %(message)s")
+    from pipeq_workers.runtime.quiet import quiet_libraries
+
+    quiet_libraries()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    server = _Server(conn, WorkerSettings.model_validate_json(settings_json))
+    if server.warm_up([Task(name) for name in task_names]):
+        server.loop()
+    # Handler threads may still run a forward pass nobody will read: leave now.
+    os._exit(0)
