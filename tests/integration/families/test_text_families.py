@@ -218,6 +218,38 @@ def test_nllb_stream_matches_the_result(client: Client, families_config: Path) -
     assert text == job.result(timeout=60).translation_text != ""
 
 
+GENERATING = [
+    (task, family)
+    for task in (Task.TEXT_GENERATION, Task.SUMMARIZATION, Task.TRANSLATION)
+    for family in sorted(TEXT_FAMILIES[task])
+]
+
+
+@pytest.mark.parametrize(("task", "family"), GENERATING, ids=[f"{task.value}-{family}" for task, family in GENERATING])
+def test_every_generating_familys_stream_adds_up_to_its_result(
+    client: Client, families_config: Path, task: Task, family: str
+) -> None:
+    """Token texts are decoded a window at a time (streamer.py): for every tokenizer family
+    (byte-level BPE, SentencePiece, WordPiece-free seq2seq) they must add up to the result."""
+    name, _ = family_model(families_config, task, family)
+    parameters: dict[str, Any] = {"max_new_tokens": 24, "temperature": 0}
+    if family == "nllb":
+        parameters |= {"src_lang": "eng_Latn", "tgt_lang": "deu_Latn"}
+    if task is Task.TEXT_GENERATION:
+        request: Any = TextGenerationRequest.build(TEXT, name, parameters)
+    elif task is Task.SUMMARIZATION:
+        request = SummarizationRequest.build(TEXT, name, parameters)
+    else:
+        request = TranslationRequest.build(TEXT, name, parameters)
+    job = client.submit(request)
+    streamed = "".join(event.text for event in job.stream(timeout=60) if isinstance(event, TokenEvent))
+    result = job.result(timeout=60)
+    final = next(
+        getattr(result, key) for key in ("generated_text", "summary_text", "translation_text") if hasattr(result, key)
+    )
+    assert streamed == final
+
+
 def test_nllb_needs_a_known_target_language(client: Client, families_config: Path) -> None:
     name, _ = family_model(families_config, Task.TRANSLATION, "nllb")
     with pytest.raises(RequestValidationError, match="'translation-nllb' is multilingual") as missing:

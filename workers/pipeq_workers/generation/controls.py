@@ -47,12 +47,19 @@ class StopStringCriteria(StoppingCriteria):
 
 
 class CancelCriteria(StoppingCriteria):
-    """Stops the rows of each request whose ``is_cancelled()`` says so (a Redis key set by
-    Job.cancel()). ``owners[row]`` is the request of each row. The checks cost a Redis round
-    trip each, so they run at most every ``poll_interval_s``, not at every step."""
+    """Stops the rows of each request whose cancel key exists (set by Job.cancel()).
+    ``owners[row]`` is the request of each row. One round trip looks at every request's key;
+    it runs at most every ``poll_interval_s``, not at every step."""
 
-    def __init__(self, checks: list[Callable[[], bool]], owners: list[int], poll_interval_s: float = 0.05) -> None:
-        self.checks = checks
+    def __init__(
+        self,
+        cancelled: Callable[[list[str]], list[bool]],
+        keys: list[str],
+        owners: list[int],
+        poll_interval_s: float = 0.05,
+    ) -> None:
+        self.cancelled = cancelled
+        self.keys = keys
         self.owners = owners
         self.poll_interval_s = poll_interval_s
         self.fired: set[int] = set()
@@ -62,8 +69,8 @@ class CancelCriteria(StoppingCriteria):
         now = time.monotonic()
         if now >= self._next_poll:
             self._next_poll = now + self.poll_interval_s
-            for request, check in enumerate(self.checks):
-                if request not in self.fired and check():
+            for request, found in enumerate(self.cancelled(self.keys)):
+                if found:
                     self.fired.add(request)
         return _rows_of(input_ids, self.owners, self.fired)
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -29,7 +30,7 @@ from pipeq_workers.generation.plan import SamplingPlan
 from pipeq_workers.generation.results import Rows, decoder
 from pipeq_workers.generation.rows import RowGroup, RowSampler
 from pipeq_workers.generation.streamer import TokenEventStreamer
-from pipeq_workers.runtime.job_events import EventPublisher, publish_tokens
+from pipeq_workers.runtime.job_events import EventPublisher, cancelled, publish_tokens
 
 __all__ = ["GenerationControl", "GenerationJob", "Prompt", "run_generation_batch"]
 
@@ -60,7 +61,7 @@ class GenerationControl:
     """What a job adds: its event stream (token events), cancel checks, and its own deadline."""
 
     events: EventPublisher | None = None
-    is_cancelled: Callable[[], bool] = lambda: False
+    cancel_key: str | None = None  # set by Job.cancel(); looked at with the events' Redis client
     deadline: float | None = None
 
 
@@ -93,7 +94,11 @@ def _ends(
     checks: list[tuple[FinishReason, StoppingCriteria]] = []
     if any(stops):
         checks.append(("stop_sequence", StopStringCriteria(stops, prompt.prefix_length, decode)))
-    checks.append(("cancelled", CancelCriteria([job.control.is_cancelled for job in jobs], owners)))
+    streams = [job.control.events for job in jobs if job.control.events is not None]
+    keys = [job.control.cancel_key for job in jobs]
+    if streams and all(key is not None for key in keys):
+        look = partial(cancelled, streams[0].client)
+        checks.append(("cancelled", CancelCriteria(look, [str(key) for key in keys], owners)))
     checks.append(("time_limit", DeadlineCriteria([_deadline(job) for job in jobs], owners)))
     return RowEnds(checks, [caps[owner] for owner in owners], eos, prompt.prefix_length)
 

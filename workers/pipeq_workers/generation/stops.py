@@ -3,9 +3,9 @@ text that could still become a stop string is not released to a stream until dec
 
 from __future__ import annotations
 
-__all__ = ["find_stop", "held_back"]
+__all__ = ["REPLACEMENT", "find_stop", "held_back"]
 
-_REPLACEMENT = "\ufffd"  # a partial UTF-8 character: wait for the rest of its bytes
+REPLACEMENT = "\ufffd"  # a partial UTF-8 character: wait for the rest of its bytes
 
 
 def find_stop(text: str, stops: list[str]) -> int | None:
@@ -23,6 +23,6 @@ def held_back(text: str, stops: list[str]) -> int:
             if text.endswith(stop[:length]):
                 hold = length
                 break
-    if text.endswith(_REPLACEMENT):
-        hold = max(hold, len(text) - len(text.rstrip(_REPLACEMENT)))
+    if text.endswith(REPLACEMENT):
+        hold = max(hold, len(text) - len(text.rstrip(REPLACEMENT)))
     return hold

@@ -1,5 +1,6 @@
 """Publishes each generated token as a ``token`` event while ``generate()`` runs.
 
+Each step decodes only the newest ids (a window of a token or two), not the whole sequence.
 Text is released with the hold-back rule: nothing that could be the start of a stop
 string (or half a UTF-8 character) reaches a reader before it is decided, and nothing past
 a stop string ever does, nor any token of a row after it ended (rows of one batch end at
@@ -17,7 +18,7 @@ import torch
 from transformers.generation.streamers import BaseStreamer
 
 from pipeq_workers.generation.logits import RawLogitsRecorder
-from pipeq_workers.generation.stops import find_stop, held_back
+from pipeq_workers.generation.stops import REPLACEMENT, find_stop, held_back
 
 __all__ = ["TokenEventStreamer"]
 
@@ -32,6 +33,11 @@ class _Row:
     ids: list[int] = field(default_factory=list)
     emitted: str = ""
     finished: bool = False
+    # Incremental decoding: ``text`` is the text of ids[:read]; each step decodes only the
+    # window from ``window`` on (a token or two), not the whole sequence again.
+    text: str = ""
+    window: int = 0
+    read: int = 0
 
 
 class TokenEventStreamer(BaseStreamer):
@@ -91,8 +97,20 @@ class TokenEventStreamer(BaseStreamer):
             event["text"] = self._release(row, self.stops[index])
         return event
 
+    def _decoded(self, row: _Row) -> str:
+        """The row's text so far. The window's text is decoded with and without the new ids,
+        and the difference is what they add: both start at the same token, so a tokenizer that
+        writes a token differently at the start of a text (a leading space, a ``##`` join)
+        does so in both. Ids that end in half a character wait for the rest."""
+        before = self.decode(row.ids[row.window : row.read])
+        after = self.decode(row.ids[row.window :])
+        if len(after) > len(before) and not after.endswith(REPLACEMENT):
+            row.text += after[len(before) :]
+            row.window, row.read = row.read, len(row.ids)
+        return row.text
+
     def _release(self, row: _Row, stops: list[str]) -> str:
-        text = self.decode(row.ids)
+        text = self._decoded(row)
         stop_at = find_stop(text, stops)
         if stop_at is not None:
             row.finished = True

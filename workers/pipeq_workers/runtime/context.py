@@ -38,13 +38,10 @@ class JobContext:
     batcher: MicroBatcher | None = None
     started_at: float = field(default_factory=time.monotonic)
 
-    def is_cancelled(self) -> bool:
-        return bool(self.redis.exists(cancel_key(self.job_id)))
-
     def generation_control(self) -> GenerationControl:
         """Streams tokens to the job's events and stops when the job is cancelled or at the
         task's time limit (finish_reason ``time_limit``: a result, with what was generated)."""
-        return GenerationControl(events=self.events, is_cancelled=self.is_cancelled, deadline=self.deadline)
+        return GenerationControl(events=self.events, cancel_key=cancel_key(self.job_id), deadline=self.deadline)
 
     @property
     def time_limit_s(self) -> float:

@@ -3,24 +3,48 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import redis
 
 from pipeq_client.protocol import EventType, events_key
 
-__all__ = ["EventPublisher", "publish_tokens"]
+__all__ = ["EventPublisher", "TokenWriter", "cancelled", "publish_tokens", "redis_token_writer"]
 
 STREAM_MAXLEN = 10_000
 
 
-class EventPublisher:
-    """One job's event stream. Readers use XREAD from 0-0 or their last id, so none is missed."""
+# Writes one generation step's token events, (stream key, event data) each. In a model process
+# they travel to the worker process, which writes them (model_process.py): Redis I/O costs
+# the model's GIL nothing there.
+TokenWriter = Callable[[list[tuple[str, dict[str, Any]]]], None]
 
-    def __init__(self, client: redis.Redis, job_id: str, ttl_s: int) -> None:
+
+def redis_token_writer(client: redis.Redis, ttl_s: int) -> TokenWriter:
+    """Writes a step's token events in one pipeline: a round trip per step, not per token."""
+
+    def write(tokens: list[tuple[str, dict[str, Any]]]) -> None:
+        with client.pipeline(transaction=False) as pipe:
+            for key, data in tokens:
+                fields = {"type": EventType.TOKEN.value, "data": json.dumps(data, separators=(",", ":"))}
+                pipe.xadd(key, fields, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+            for key in {key for key, _ in tokens}:
+                pipe.expire(key, ttl_s)
+            pipe.execute()
+
+    return write
+
+
+class EventPublisher:
+    """One job's event stream. Readers use XREAD from 0-0 or their last id, so none is missed.
+    Token events go through ``tokens`` (see :func:`publish_tokens`)."""
+
+    def __init__(self, client: redis.Redis, job_id: str, ttl_s: int, tokens: TokenWriter | None = None) -> None:
         self.client = client
         self.key = events_key(job_id)
         self.ttl_s = ttl_s
+        self.tokens = tokens or redis_token_writer(client, ttl_s)
 
     def publish(self, event_type: EventType, data: dict[str, Any]) -> str:
         fields = {"type": event_type.value, "data": json.dumps(data, separators=(",", ":"))}
@@ -32,15 +56,15 @@ class EventPublisher:
 
 
 def publish_tokens(batch: list[tuple[EventPublisher, dict[str, Any]]]) -> None:
-    """One generation step's token events, of every row of every request in the batch, in one
-    pipeline: a round trip per step, not per token (the streams already have their TTL from
-    ``started``; it is renewed once per stream)."""
-    if not batch:
-        return
-    with batch[0][0].client.pipeline(transaction=False) as pipe:
-        for stream, data in batch:
-            fields = {"type": EventType.TOKEN.value, "data": json.dumps(data, separators=(",", ":"))}
-            pipe.xadd(stream.key, fields, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
-        for stream in {stream.key: stream for stream, _ in batch}.values():
-            pipe.expire(stream.key, stream.ttl_s)
-        pipe.execute()
+    """One generation step's token events, of every row of every request in the batch, written
+    together by the streams' token writer (one per process)."""
+    if batch:
+        batch[0][0].tokens([(stream.key, data) for stream, data in batch])
+
+
+def cancelled(client: redis.Redis, keys: list[str]) -> list[bool]:
+    """Which of the jobs' cancel keys exist, in one round trip."""
+    with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.exists(key)
+        return [bool(found) for found in pipe.execute()]

@@ -24,7 +24,7 @@ from pipeq_workers.models.cache import LoadedPipeline, PipelineCache
 from pipeq_workers.runtime.batching import MicroBatcher
 from pipeq_workers.runtime.context import JobContext
 from pipeq_workers.runtime.interrupts import stop_abandoned_work
-from pipeq_workers.runtime.job_events import EventPublisher
+from pipeq_workers.runtime.job_events import EventPublisher, TokenWriter, redis_token_writer
 from pipeq_workers.settings import WorkerSettings
 
 __all__ = ["InProcessRunner", "JobRunner", "Ran"]
@@ -56,12 +56,18 @@ class InProcessRunner:
     """Runs handlers in this process, on the batcher's model thread."""
 
     def __init__(
-        self, settings: WorkerSettings, pipelines: PipelineCache, client: redis.Redis, batcher: MicroBatcher
+        self,
+        settings: WorkerSettings,
+        pipelines: PipelineCache,
+        client: redis.Redis,
+        batcher: MicroBatcher,
+        tokens: TokenWriter | None = None,
     ) -> None:
         self.settings = settings
         self.pipelines = pipelines
         self.redis = client
         self.batcher = batcher
+        self.tokens = tokens or redis_token_writer(client, settings.result_ttl_s)
         self._prepared: set[int] = set()
         self._prepare_lock = threading.Lock()
 
@@ -76,7 +82,7 @@ class InProcessRunner:
         request = validate_request(spec.request_type, payload)  # never trust the wire
         loaded = self.pipelines.get(task, request.model)
         self._prepare(loaded)
-        events = EventPublisher(self.redis, job_id, self.settings.result_ttl_s)
+        events = EventPublisher(self.redis, job_id, self.settings.result_ttl_s, self.tokens)
         # The time limit counts from here: loading a model on first use is not the job's time.
         context = JobContext(job_id, task, self.settings, self.redis, events, self.batcher)
         # Job.status() reads "running" from this event; typed streams skip it.

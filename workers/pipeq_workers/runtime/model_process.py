@@ -24,10 +24,13 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+import redis
+
 from pipeq_client.errors import TimeLimitError, error_from_wire
 from pipeq_client.protocol import Task
 from pipeq_workers.errors import ModelProcessLostError, WorkerConfigError
 from pipeq_workers.monitoring.metrics import WorkerMetrics
+from pipeq_workers.runtime.job_events import redis_token_writer
 from pipeq_workers.runtime.job_runner import Ran
 from pipeq_workers.runtime.model_server import serve
 from pipeq_workers.settings import WorkerSettings
@@ -44,9 +47,10 @@ _ANSWER_GRACE_S = 30.0
 class ModelProcess:
     """Sends jobs to the model process and waits for their answers; thread-safe."""
 
-    def __init__(self, settings: WorkerSettings, metrics: WorkerMetrics) -> None:
+    def __init__(self, settings: WorkerSettings, metrics: WorkerMetrics, client: redis.Redis) -> None:
         self.settings = settings
         self.metrics = metrics
+        self._write_tokens = redis_token_writer(client, settings.result_ttl_s)
         self._tasks: list[Task] = []
         self._ids = itertools.count()
         self._pending: dict[int, Future[dict[str, Any]]] = {}
@@ -70,8 +74,7 @@ class ModelProcess:
         if "result" in answer:
             return Ran(answer["result"], answer["model"])
         if "redis" in answer:
-            import redis  # the same handling as Redis lost in-process: requeue (celery_tasks.py)
-
+            # The same as Redis lost in-process: requeued (celery_tasks.py).
             raise redis.ConnectionError(answer["redis"])
         raise error_from_wire(answer["error"])
 
@@ -148,6 +151,9 @@ class ModelProcess:
                 message = json.loads(conn.recv_bytes())
             except (EOFError, OSError):
                 break
+            if "tokens" in message:
+                self._tokens(message["tokens"])
+                continue
             if "batch" in message:
                 task, size = message["batch"]
                 self.metrics.batch_size.labels(task).observe(size)
@@ -157,6 +163,13 @@ class ModelProcess:
             if future is not None and not future.done():
                 future.set_result(message)
         self._lost(conn, process)
+
+    def _tokens(self, tokens: list[tuple[str, dict[str, Any]]]) -> None:
+        try:
+            self._write_tokens(tokens)
+        except redis.RedisError as error:
+            # The job's own answer meets the outage too, and is requeued: nothing is lost.
+            log.warning("could not write %d token events (%s)", len(tokens), error)
 
     def _lost(self, conn: Connection, process: BaseProcess) -> None:
         with self._lock:

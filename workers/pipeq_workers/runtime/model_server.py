@@ -7,7 +7,9 @@ round trips stay in the worker process, whose Python no longer shares a GIL with
 
 Messages are JSON, one per ``send_bytes``: ``{"call": id, "task", "job_id", "payload"}`` in;
 ``{"answer": id, "result", "model"}``, ``{"answer": id, "error": {code, message, field}}``,
-``{"answer": id, "redis": message}`` (Redis lost: the job is requeued), ``{"batch": [task,
+``{"answer": id, "redis": message}`` (Redis lost: the job is requeued), ``{"tokens": [[stream
+key, event], ...]}`` (one generation step's token events: the worker process writes them,
+before the job's answer, which comes after them on the same pipe), ``{"batch": [task,
 size]}`` (metrics), and once ``{"ready": true}`` or ``{"failed": message}`` out;
 ``{"stop": true}`` in ends it.
 
@@ -37,6 +39,7 @@ from pipeq_workers.models.allowlist import ModelAllowList
 from pipeq_workers.models.cache import PipelineCache
 from pipeq_workers.models.loading import resolve_device, resolve_dtype
 from pipeq_workers.runtime.batching import MicroBatcher
+from pipeq_workers.runtime.job_events import TokenWriter
 from pipeq_workers.runtime.job_runner import InProcessRunner
 from pipeq_workers.runtime.messages import clean_message, cleaned
 from pipeq_workers.settings import WorkerSettings
@@ -46,7 +49,9 @@ __all__ = ["build_runner", "serve"]
 log = logging.getLogger(__name__)
 
 
-def build_runner(settings: WorkerSettings, client: redis.Redis, on_batch: Any) -> InProcessRunner:
+def build_runner(
+    settings: WorkerSettings, client: redis.Redis, on_batch: Any, tokens: TokenWriter | None = None
+) -> InProcessRunner:
     """The runner of one process: its models, its batcher (the model thread)."""
     if settings.torch_threads is not None:
         torch.set_num_threads(settings.torch_threads)
@@ -55,7 +60,7 @@ def build_runner(settings: WorkerSettings, client: redis.Redis, on_batch: Any) -
     )
     device = resolve_device(settings.device)
     pipelines = PipelineCache(registry, device, resolve_dtype(settings.dtype, device))
-    return InProcessRunner(settings, pipelines, client, MicroBatcher(settings.max_wait_ms, on_batch))
+    return InProcessRunner(settings, pipelines, client, MicroBatcher(settings.max_wait_ms, on_batch), tokens)
 
 
 class _Server:
@@ -63,7 +68,7 @@ class _Server:
         self.conn = conn
         self._send_lock = threading.Lock()
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
-        self.runner = build_runner(settings, client, self._on_batch)
+        self.runner = build_runner(settings, client, self._on_batch, self._forward_tokens)
         # One handler thread per batch slot, fed by a C-level queue (ThreadPoolExecutor.submit
         # showed up in the profile; the model's GIL is what this process exists to protect).
         self.calls: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
@@ -74,6 +79,10 @@ class _Server:
         data = json.dumps(message, separators=(",", ":")).encode()
         with self._send_lock:
             self.conn.send_bytes(data)
+
+    def _forward_tokens(self, tokens: list[tuple[str, dict[str, Any]]]) -> None:
+        # Sent before the job's answer on the same pipe, so written before its "done" event.
+        self.send({"tokens": tokens})
 
     def _on_batch(self, key: Hashable, size: int) -> None:
         self.send({"batch": [key[0], size]})  # type: ignore[index]  # batch keys start with the task

@@ -40,7 +40,7 @@ class WorkerRuntime:
 
     def _runner(self) -> JobRunner:
         if self.settings.uses_model_process(self.pool):
-            return ModelProcess(self.settings, self.metrics)
+            return ModelProcess(self.settings, self.metrics, self.redis)
         # The model thread (the batcher) batches up to each task's batch size. Without batching
         # it still runs the model, so the task thread can give up on a job at its time limit
         # (a typed time_limit answer) while the model finishes or is stopped.
