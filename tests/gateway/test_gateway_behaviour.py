@@ -8,7 +8,6 @@ timeouts are exact, not races."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -19,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psutil
 import pytest
 import redis
 
@@ -83,6 +83,12 @@ def has_event(broker: redis.Redis, job_id: str, kind: bytes) -> bool:
     return any(fields[b"type"] == kind for _, fields in broker.xrange(events_key(job_id)))
 
 
+def signal_worker(pid: int, signum: signal.Signals) -> None:
+    """Signals the worker and its model process (a batching worker generates there)."""
+    for process in [*psutil.Process(pid).children(recursive=True), psutil.Process(pid)]:
+        process.send_signal(signum)
+
+
 def frozen_mid_generation(gateway: str, body: dict[str, Any], broker: redis.Redis) -> tuple[str, int]:
     """Opens a streamed chat completion, freezes the worker generating it (so its 200 steps
     cannot end before the cancel), then leaves, closing the connection mid-stream. A try
@@ -97,10 +103,10 @@ def frozen_mid_generation(gateway: str, body: dict[str, Any], broker: redis.Redi
             pid = holder_pid(broker, job_id)
             if pid is None:
                 continue  # already answered and acked
-            os.kill(pid, signal.SIGSTOP)
+            signal_worker(pid, signal.SIGSTOP)
             if not has_event(broker, job_id, b"done"):
                 return job_id, pid
-            os.kill(pid, signal.SIGCONT)
+            signal_worker(pid, signal.SIGCONT)
     pytest.fail("no try froze the worker mid-generation")
 
 
@@ -118,7 +124,7 @@ def test_disconnect_mid_stream_cancels_the_job(
     try:
         wait_until(lambda: bool(broker.exists(cancel_key(job_id))), "the gateway cancels the job")
     finally:
-        os.kill(pid, signal.SIGCONT)
+        signal_worker(pid, signal.SIGCONT)
     result = client.job(job_id, TextGenerationRequest).result(timeout=60)
     assert result.details.finish_reason == "cancelled"
     assert 0 < result.details.generated_tokens < 200
