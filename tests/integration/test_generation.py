@@ -300,3 +300,16 @@ def test_image_chat_messages_with_image_parts(client: Client) -> None:
     plain = client.image_text_to_text([png], "<|user|><image>describe\n<|assistant|>", max_new_tokens=6, temperature=0)
     assert chat.generated_text == plain.generated_text
     assert chat.details.generated_tokens == 6
+
+
+def test_a_streamed_generations_events_keep_their_ttl_throughout(client: Client, redis_url: str) -> None:
+    """Token events renew the stream's TTL only now and then (job_events.RENEW_TTL_EVERY):
+    ``started`` set it, XADD keeps it, ``done`` sets it again."""
+    broker = redis.Redis.from_url(redis_url)
+    job = client.submit(TextGenerationRequest.build("keep", parameters={"temperature": 0, "max_new_tokens": 24}))
+    ttls = []
+    for event in job.stream(timeout=60):
+        if isinstance(event, TokenEvent):
+            ttls.append(broker.ttl(job.handle.events_key))
+    ttls.append(broker.ttl(job.handle.events_key))
+    assert ttls and all(ttl > 0 for ttl in ttls), f"the stream had no TTL at some point: {ttls}"

@@ -21,15 +21,24 @@ STREAM_MAXLEN = 10_000
 TokenWriter = Callable[[list[tuple[str, dict[str, Any]]]], None]
 
 
+# The stream's TTL is set by ``started`` and again by ``done``; XADD keeps it. A token event
+# renews it only every this many positions (and at the final flush, which has none), so a
+# generation longer than the TTL cannot leave a stream without one.
+RENEW_TTL_EVERY = 256
+
+
 def redis_token_writer(client: redis.Redis, ttl_s: int) -> TokenWriter:
     """Writes a step's token events in one pipeline: a round trip per step, not per token."""
 
     def write(tokens: list[tuple[str, dict[str, Any]]]) -> None:
+        renew: set[str] = set()
         with client.pipeline(transaction=False) as pipe:
             for key, data in tokens:
                 fields = {"type": EventType.TOKEN.value, "data": json.dumps(data, separators=(",", ":"))}
                 pipe.xadd(key, fields, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
-            for key in {key for key, _ in tokens}:
+                if int(data.get("position") or 0) % RENEW_TTL_EVERY == 0:
+                    renew.add(key)
+            for key in renew:
                 pipe.expire(key, ttl_s)
             pipe.execute()
 

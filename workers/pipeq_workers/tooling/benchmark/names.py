@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pipeq_client.protocol import Task
 
-__all__ = ["TASK_WORKLOADS", "WORKLOADS", "parse_workloads"]
+__all__ = ["ENCODER_WORKLOADS", "TASK_WORKLOADS", "WORKLOADS", "parse_workloads"]
 
 TASK_WORKLOADS = (Task.TEXT_CLASSIFICATION.value, Task.FEATURE_EXTRACTION.value, Task.TEXT_GENERATION.value)
 WORKLOADS = (*TASK_WORKLOADS, "generation-mixed", "streaming", "submit-rate")
+ENCODER_WORKLOADS = (Task.TEXT_CLASSIFICATION.value, Task.FEATURE_EXTRACTION.value)
 
 
 def parse_workloads(text: str) -> tuple[str, ...]:

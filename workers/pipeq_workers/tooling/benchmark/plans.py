@@ -27,7 +27,7 @@ from pipeq_workers.tooling.benchmark.measure import (
     spread_over,
 )
 from pipeq_workers.tooling.benchmark.names import WORKLOADS
-from pipeq_workers.tooling.benchmark.stacks import Stacks
+from pipeq_workers.tooling.benchmark.stacks import IN_PROCESS, Stacks
 from pipeq_workers.tooling.benchmark.submits import async_submits, sync_submits
 from pipeq_workers.tooling.benchmark.window import Probe, Sample, Work
 from pipeq_workers.tooling.benchmark.workloads import Workload, texts, workloads
@@ -102,10 +102,16 @@ def _task_plan(workload: Workload, pipe: Pipeline, stacks: Stacks, sizes: Sizes)
             label = f"pipeq {mode}, {clients} client{'s' if clients > 1 else ''}"
             measure = _pipeq(stacks, mode, spread_over(makers, clients), workload.units)
             variants.append(Variant(f"{mode}-{clients}", label, measure))
+    compared = [IN_PROCESS] if not generation and IN_PROCESS in stacks.servers else []
+    for mode in compared:
+        label = f"pipeq batched, models in the worker process, {CLIENTS} clients"
+        variants.append(
+            Variant(f"{mode}-{CLIENTS}", label, _pipeq(stacks, mode, spread_over(makers, CLIENTS), workload.units))
+        )
 
     def warm() -> None:
         workload.direct(pipe, inputs[:2], 2)
-        for mode in stacks.modes:
+        for mode in (*stacks.modes, *compared):
             pipeq_load(stacks.servers[mode].client, spread_over(makers[:4], 2), workload.units)
 
     # Generation's single-request latency is its time to first token and gaps: the streaming workload.

@@ -14,7 +14,7 @@ from transformers import Pipeline, pipeline
 from pipeq_workers.tooling.benchmark.alternate import alternate
 from pipeq_workers.tooling.benchmark.environment import describe
 from pipeq_workers.tooling.benchmark.models import build_bench_models
-from pipeq_workers.tooling.benchmark.names import TASK_WORKLOADS, WORKLOADS
+from pipeq_workers.tooling.benchmark.names import ENCODER_WORKLOADS, TASK_WORKLOADS, WORKLOADS
 from pipeq_workers.tooling.benchmark.plans import Plan, Sizes, build_plan
 from pipeq_workers.tooling.benchmark.stacks import MODES, Stacks
 from pipeq_workers.tooling.benchmark.summary import summarise
@@ -102,10 +102,19 @@ def run_bench(config: BenchConfig, cache: Path) -> dict[str, Any]:
     modes = tuple(MODES) if needs_workers else ()
     bare = "submit-rate" in config.workloads
     environment = describe()
-    with Stacks(models / "models.json", config.threads, modes, bare=bare, commandstats=config.commandstats) as stacks:
+    in_process = any(name in ENCODER_WORKLOADS for name in config.workloads)
+    stacks = Stacks(
+        models / "models.json",
+        config.threads,
+        modes,
+        bare=bare,
+        commandstats=config.commandstats,
+        in_process=in_process,
+    )
+    with stacks:
         pipes = _pipelines(models) if needs_workers else {}
         workloads = {name: _workload(name, config, pipes, stacks) for name in config.workloads}
-        worker_env = {mode: stacks.worker_env(mode) for mode in modes}
+        worker_env = {mode: stacks.worker_env(mode) for mode in stacks.servers if mode != "bare"}
     meta = _meta(config, {**environment, **describe(end=True)}, worker_env)
     return {"meta": meta, "workloads": workloads, "targets": targets(workloads)}
 

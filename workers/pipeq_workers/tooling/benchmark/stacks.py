@@ -21,13 +21,17 @@ from pipeq_workers.tooling.benchmark.window import Probe
 from pipeq_workers.tooling.embedded import EmbeddedRedis
 from pipeq_workers.tooling.stack import LocalStack
 
-__all__ = ["MODES", "Server", "Stacks"]
+__all__ = ["IN_PROCESS", "MODES", "Server", "Stacks"]
 
 # Worker settings per mode; everything else (batch wait, transport) is the code's default.
 MODES: dict[str, dict[str, str]] = {
     "unbatched": {"PIPEQ_MAX_BATCH_SIZE": "1"},
     "batched": {"PIPEQ_MAX_BATCH_SIZE": "32"},
 }
+# The batched worker with its models in the worker process (no model process), measured
+# beside the batched one on the encoder workloads: the figure behind PIPEQ_MODEL_PROCESS=auto.
+IN_PROCESS = "in-process"
+_ALL_MODES = {**MODES, IN_PROCESS: {"PIPEQ_MAX_BATCH_SIZE": "32", "PIPEQ_MODEL_PROCESS": "off"}}
 
 
 @dataclass(frozen=True)
@@ -57,19 +61,27 @@ class Stacks:
     """``with Stacks(...) as stacks: stacks.probe("batched")`` -- all servers stop on exit."""
 
     def __init__(
-        self, models_config: Path, threads: int, modes: tuple[str, ...], *, bare: bool, commandstats: bool
+        self,
+        models_config: Path,
+        threads: int,
+        modes: tuple[str, ...],
+        *,
+        bare: bool,
+        commandstats: bool,
+        in_process: bool = False,
     ) -> None:
         self.models_config = models_config
         self.threads = threads
         self.modes = modes
         self.bare = bare  # a Redis with no worker, for the submit rate
         self.commandstats = commandstats
+        self.in_process = in_process  # also start the IN_PROCESS comparison stack
         self.servers: dict[str, Server] = {}
         self._resources = ExitStack()
         self._me = ProcessGroup([os.getpid()], tree=False)
 
     def worker_env(self, mode: str) -> dict[str, str]:
-        return {**MODES[mode], "PIPEQ_TORCH_THREADS": str(self.threads)}
+        return {**_ALL_MODES[mode], "PIPEQ_TORCH_THREADS": str(self.threads)}
 
     def _start_mode(self, mode: str) -> None:
         server = self._resources.enter_context(EmbeddedRedis())
@@ -80,7 +92,7 @@ class Stacks:
     def __enter__(self) -> Self:
         with ExitStack() as starting:
             starting.push(self._resources)  # a failed start stops what did start
-            for mode in self.modes:
+            for mode in (*self.modes, *([IN_PROCESS] if self.in_process else [])):
                 self._start_mode(mode)
             if self.bare:
                 bare = self._resources.enter_context(EmbeddedRedis())

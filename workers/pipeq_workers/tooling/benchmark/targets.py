@@ -113,6 +113,7 @@ def targets(workloads: dict[str, Results]) -> list[dict[str, Any]]:
 _PAIRS = {
     "batched_32_over_direct_32": ("batched-32", "direct-32"),
     "batched_32_over_unbatched_32": ("batched-32", "unbatched-32"),
+    "batched_32_over_in_process_32": ("batched-32", "in-process-32"),
     "unbatched_1_over_direct_1": ("unbatched-1", "direct-1"),
     "mixed_batched_over_identical_batched": ("mixed-batched-32", "identical-batched-32"),
     "mixed_batched_over_unbatched": ("mixed-batched-32", "mixed-unbatched-32"),
