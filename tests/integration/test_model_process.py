@@ -8,7 +8,9 @@ its model process with it.
 
 from __future__ import annotations
 
+import random
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,16 @@ from pipeq_client.protocol import EventType, Queue
 from pipeq_client.types import TextClassificationRequest, TextGenerationRequest
 from pipeq_workers.tooling.embedded import EmbeddedRedis
 from pipeq_workers.tooling.stack import LocalStack
-from tests.integration.test_delivery import FAST_LEASE, done_count, has_event, long_generation, wait_for
+from tests.integration.test_delivery import (
+    FAST_LEASE,
+    done_count,
+    has_event,
+    in_flight_job_ids,
+    long_generation,
+    mixed_requests,
+    wait_for,
+    wait_registered,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -106,3 +117,38 @@ def test_a_killed_worker_takes_its_model_process_with_it(batched_stack: LocalSta
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=30)
     wait_for(lambda: gone(model), "the orphaned model process exits", timeout=60)
+
+
+def test_random_kills_of_a_batched_worker_and_its_model_process_lose_nothing(
+    batched_stack: LocalStack, request: pytest.FixtureRequest
+) -> None:
+    """Waves of mixed jobs, each meeting a SIGKILL at a random point: of the model process
+    (the worker requeues what it held) or of the worker itself (its lease lapses; a new
+    worker takes the jobs back). Every job is answered, exactly once."""
+    chaos = bool(request.config.getoption("--chaos"))
+    jobs_count, kills = (240, 10) if chaos else (48, 4)
+    stack = batched_stack
+    broker = redis.Redis.from_url(str(stack.redis_url))
+    requests = mixed_requests(jobs_count, seed=23)
+    rng = random.Random(5)
+    jobs: list[Job[Any]] = []
+    with Client(stack.redis_url) as client:
+        for wave in range(kills):
+            jobs += [client.submit(request) for request in requests[wave::kills]]
+            worker = stack.workers[Queue.TEXT]
+            consumer = wait_registered(broker, worker.pid)
+            wait_for(lambda c=consumer: bool(in_flight_job_ids(broker, c, Queue.TEXT)), "the worker holds a job")
+            time.sleep(rng.uniform(0, 0.05))  # the kill lands at a random point of the work
+            if wave % 2 == 0:
+                victim = the_model_process(stack)
+                victim.send_signal(signal.SIGKILL)
+                wait_for(lambda v=victim: gone(v), "the model process is dead")
+            else:
+                worker.send_signal(signal.SIGKILL)
+                worker.wait(timeout=30)
+                stack.workers.pop(Queue.TEXT)
+                stack.start_worker(Queue.TEXT, BATCHED)
+        results = [job.result(timeout=300) for job in jobs]
+    assert len(results) == jobs_count
+    duplicates = [job.id for job in jobs if done_count(job) != 1]
+    assert not duplicates, f"answered more than once: {duplicates}"
