@@ -202,3 +202,18 @@ def has_token(broker: redis.Redis, key: str) -> bool:
 def has_done(broker: redis.Redis, key: str) -> bool:
     last = broker.xrevrange(key, count=1)
     return bool(last) and last[0][1][b"type"] == b"done"
+
+
+@pytest.mark.parametrize("env", [{}, BATCH_ENV], ids=["solo", "batched"])
+def test_a_job_is_never_answered_while_its_message_is_still_in_flight(models_config: Path, env: dict[str, str]) -> None:
+    """The ``done`` event and the ack are one MULTI (execution.Executor._answer): once a
+    reader sees the answer, the message is gone from every in-flight list."""
+    with EmbeddedRedis() as server, LocalStack(redis_url=server.url, models_config=models_config, queues=()) as stack:
+        stack.start_worker(Queue.TEXT, env)
+        stack.wait_ready((Queue.TEXT,))
+        broker = redis.Redis.from_url(server.url)
+        with Client(server.url) as client:
+            jobs = [client.submit(TextClassificationRequest.build(f"text {index}")) for index in range(24)]
+            for job in jobs:
+                job.result(timeout=60)
+                assert job.id not in held_job_ids(broker), "answered, yet still in flight"

@@ -21,7 +21,9 @@ cycle; messages arriving on its other queues or priority lists wait up to ``brpo
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from queue import Empty
 from typing import Any
 
@@ -33,7 +35,7 @@ from pipeq_client.protocol import inflight_key
 from pipeq_workers.delivery.leases import ConsumerRecord, LeaseKeeper, new_consumer_id
 from pipeq_workers.delivery.poison import Inspection, inspect_message, record_refusal
 
-__all__ = ["Channel", "LeasedQoS", "Transport"]
+__all__ = ["Channel", "HeldMessage", "LeasedQoS", "Transport", "held_message"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,31 @@ class Taken:
 
     source: str
     raw: bytes
+    job_id: str | None = None
+
+
+@dataclass(frozen=True)
+class HeldMessage:
+    """A job's message in this consumer's in-flight list, for an ack written together with the
+    job's answer (:func:`held_message`); ``settle()`` once that write succeeded."""
+
+    inflight: str
+    raw: bytes
+    settle: Callable[[], None]
+
+
+# The channels that consume in this process: a task thread finds its job's message here.
+_CONSUMING: weakref.WeakSet[Channel] = weakref.WeakSet()
+
+
+def held_message(job_id: str) -> HeldMessage | None:
+    """The in-flight message of ``job_id`` if a channel of this process holds it (not under a
+    prefork pool: the channel is in the parent, the task in a child)."""
+    for channel in list(_CONSUMING):
+        held = channel.held_job(job_id)
+        if held is not None:
+            return held
+    return None
 
 
 class LeasedQoS(virtual.QoS):
@@ -107,6 +134,7 @@ class Channel(redis_transport.Channel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.consumer_id = new_consumer_id()
         self._held: dict[str, Taken] = {}
+        self._tags: dict[str, str] = {}  # job id -> delivery tag, for the acks written with answers
         self._sources: list[str] = []
         self._keeper: LeaseKeeper | None = None
         self._blocking_next = False
@@ -116,6 +144,7 @@ class Channel(redis_transport.Channel):
         super().__init__(*args, **kwargs)
         if self.fetch_wait:
             self.brpop_timeout = self.fetch_wait
+        _CONSUMING.add(self)
 
     def _create_client(self, asynchronous: bool = False) -> Any:
         """One client object per connection pool, not one per command: kombu builds a new
@@ -187,7 +216,9 @@ class Channel(redis_transport.Channel):
         if delivery_tag in self._held:  # only a forged message repeats a tag this consumer holds
             self._refuse(taken, Inspection(None, "duplicate delivery tag", "properties.delivery_tag"), queue)
             raise Empty()
-        self._held[delivery_tag] = taken
+        self._held[delivery_tag] = replace(taken, job_id=inspection.job_id)
+        if inspection.job_id is not None:
+            self._tags[inspection.job_id] = delivery_tag
         self.connection._deliver(inspection.envelope, queue)
         return True
 
@@ -198,7 +229,23 @@ class Channel(redis_transport.Channel):
 
     def release(self, delivery_tag: str) -> Taken | None:
         """Forgets a held message (the caller removes it from Redis)."""
-        return self._held.pop(delivery_tag, None)
+        taken = self._held.pop(delivery_tag, None)
+        if taken is not None and taken.job_id is not None:
+            self._tags.pop(taken.job_id, None)
+        return taken
+
+    def held_job(self, job_id: str) -> HeldMessage | None:
+        """The message of ``job_id`` if this channel holds it. Its ``settle()`` forgets it, so
+        the ack that Celery sends afterwards writes nothing more."""
+        delivery_tag = self._tags.get(job_id)
+        taken = self._held.get(delivery_tag) if delivery_tag is not None else None
+        if delivery_tag is None or taken is None:
+            return None
+
+        def settle() -> None:
+            self.release(delivery_tag)
+
+        return HeldMessage(self.inflight_of(taken.source), taken.raw, settle)
 
     def give_back(self, delivery_tag: str, front: bool) -> None:
         """Moves a held message from in flight back to its queue, atomically."""

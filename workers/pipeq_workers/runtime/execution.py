@@ -15,6 +15,7 @@ import redis
 
 from pipeq_client.errors import DeadLetterError, JobCancelledError, PipeqError, WorkerError
 from pipeq_client.protocol import DEAD_LETTER_KEY, EventType, Task, attempts_key, cancel_key, events_key
+from pipeq_workers.delivery.transport import held_message
 from pipeq_workers.errors import ModelProcessLostError
 from pipeq_workers.monitoring.metrics import WorkerMetrics
 from pipeq_workers.runtime.job_events import EventPublisher
@@ -88,6 +89,20 @@ class Executor:
             self._failed(task, events, wrapped)
             raise wrapped from error
 
+    def _answer(self, job_id: str, events: EventPublisher, done: dict[str, Any]) -> None:
+        """The ``done`` event and the message's ack in one MULTI, when this process's channel
+        holds the message: one round trip, and no moment when the job is answered but its
+        message still in flight. Celery's ack that follows then writes nothing."""
+        held = held_message(job_id)
+        if held is None:
+            events.publish(EventType.DONE, done)
+            return
+        with self.redis.pipeline(transaction=True) as pipe:
+            events.add(pipe, EventType.DONE, done)
+            pipe.lrem(held.inflight, 1, held.raw)  # type: ignore[arg-type]  # the exact bytes it was taken as
+            pipe.execute()
+        held.settle()
+
     def _failed(self, task: Task, events: EventPublisher, error: PipeqError) -> None:
         self.metrics.failures.labels(task.value, error.code.value).inc()
         events.publish(EventType.ERROR, error.to_wire())
@@ -120,7 +135,7 @@ class Executor:
     def _execute(self, task: Task, job_id: str, payload: Any, events: EventPublisher) -> Any:
         started = time.monotonic()
         ran = self.runner.run(task, job_id, payload)
-        events.publish(EventType.DONE, {"result": ran.result, "model": ran.model_name})
+        self._answer(job_id, events, {"result": ran.result, "model": ran.model_name})
         elapsed = time.monotonic() - started
         self.metrics.requests.labels(task.value, ran.model_name).inc()
         self.metrics.latency.labels(task.value, ran.model_name).observe(elapsed)

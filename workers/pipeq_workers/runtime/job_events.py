@@ -56,12 +56,16 @@ class EventPublisher:
         self.tokens = tokens or redis_token_writer(client, ttl_s)
 
     def publish(self, event_type: EventType, data: dict[str, Any]) -> str:
-        fields = {"type": event_type.value, "data": json.dumps(data, separators=(",", ":"))}
         with self.client.pipeline(transaction=False) as pipe:
-            pipe.xadd(self.key, fields, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
-            pipe.expire(self.key, self.ttl_s)
+            self.add(pipe, event_type, data)
             entry_id = pipe.execute()[0]
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    def add(self, pipe: redis.client.Pipeline, event_type: EventType, data: dict[str, Any]) -> None:
+        """Queues the event (XADD, then EXPIRE) on ``pipe``, for a caller that writes more with it."""
+        fields = {"type": event_type.value, "data": json.dumps(data, separators=(",", ":"))}
+        pipe.xadd(self.key, fields, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+        pipe.expire(self.key, self.ttl_s)
 
 
 def publish_tokens(batch: list[tuple[EventPublisher, dict[str, Any]]]) -> None:
