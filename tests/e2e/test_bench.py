@@ -16,6 +16,7 @@ TASKS = {"text-classification", "feature-extraction", "text-generation"}
 WORKLOADS = TASKS | {"generation-mixed", "streaming", "submit-rate"}
 TASK_VARIANTS = {"direct-1", "direct-32", "unbatched-1", "unbatched-32", "batched-1", "batched-32"}
 TURNS = {"turns-direct", "turns-unbatched", "turns-batched"}  # single requests, direct and pipeq taking turns
+IN_PROCESS = {"in-process-32"}  # encoders only: the batched worker without a model process
 MIXED_VARIANTS = {
     "direct-identical-32",
     "direct-mixed-1",
@@ -56,8 +57,8 @@ def test_bench_quick_writes_every_measurement_cpu_commandstats_and_targets(tmp_p
     assert set(run["workloads"]) == WORKLOADS
     for task in TASKS:
         variants = run["workloads"][task]["variants"]
-        assert set(variants) == TASK_VARIANTS | (set() if task == "text-generation" else TURNS)
-        for key in TASK_VARIANTS:
+        assert set(variants) == TASK_VARIANTS | (set() if task == "text-generation" else TURNS | IN_PROCESS)
+        for key in TASK_VARIANTS | (IN_PROCESS & set(variants)):
             _check_variant(variants[key], pipeq=not key.startswith("direct"))
         for key in TURNS & set(variants):  # latency only: no window of their own for CPU
             latency = variants[key]["series"]["latency_ms"]
