@@ -214,9 +214,14 @@ def test_random_sigkills_during_a_mixed_run_lose_nothing_and_answer_once(
     record("random-sigkills", {"jobs": jobs_count, "kills": kills, "recovery_s": recoveries})
 
 
-def test_redis_killed_and_restarted_from_its_aof_loses_no_job(bare_stack: LocalStack, aof_redis: EmbeddedRedis) -> None:
+@pytest.mark.parametrize(
+    "env", [FAST_LEASE, {**FAST_LEASE, "PIPEQ_MAX_BATCH_SIZE": "4"}], ids=["solo", "batched-model-process"]
+)
+def test_redis_killed_and_restarted_from_its_aof_loses_no_job(
+    bare_stack: LocalStack, aof_redis: EmbeddedRedis, env: dict[str, str]
+) -> None:
     stack = bare_stack
-    _, broker = text_worker(stack, FAST_LEASE)
+    _, broker = text_worker(stack, env)
     slow = long_generation(stack)
     with Client(stack.redis_url) as client:
         running = client.submit(TextGenerationRequest.build("running when Redis dies", parameters=slow))
