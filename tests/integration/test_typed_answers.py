@@ -310,10 +310,11 @@ def test_cli_asks_for_text_with_image_text_to_text(stack: LocalStack, tmp_path: 
 # ---- the time limit: a separate audio worker whose ASR limit is 1 ms -------------------
 
 
-@pytest.fixture(scope="module")
-def limited_audio(models_config: Path) -> Iterator[LocalStack]:
-    """Its own Redis: no other worker takes these jobs."""
-    limits = {"PIPEQ_TASK_SECONDS": json.dumps({"automatic-speech-recognition": 0.001})}
+@pytest.fixture(scope="module", params=[{}, {"PIPEQ_MAX_BATCH_SIZE": "4"}], ids=["in-process", "model-process"])
+def limited_audio(models_config: Path, request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+    """Its own Redis: no other worker takes these jobs. Batching, the models run in a model
+    process, which enforces the limit there."""
+    limits = {"PIPEQ_TASK_SECONDS": json.dumps({"automatic-speech-recognition": 0.001}), **request.param}
     with LocalStack(models_config=models_config, queues=(Queue.AUDIO,), extra_env=limits) as stack:
         yield stack
 
