@@ -15,19 +15,22 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import redis
+import torch
 
 from pipeq_client.protocol import EventType, Task
 from pipeq_client.validation import validate_request
 from pipeq_workers.handlers.registry import spec_for
 from pipeq_workers.inputs.model_limits import bind_token_limit
+from pipeq_workers.models.allowlist import ModelAllowList
 from pipeq_workers.models.cache import LoadedPipeline, PipelineCache
+from pipeq_workers.models.loading import resolve_device, resolve_dtype
 from pipeq_workers.runtime.batching import MicroBatcher
 from pipeq_workers.runtime.context import JobContext
 from pipeq_workers.runtime.interrupts import stop_abandoned_work
 from pipeq_workers.runtime.job_events import EventPublisher, TokenWriter, redis_token_writer
 from pipeq_workers.settings import WorkerSettings
 
-__all__ = ["InProcessRunner", "JobRunner", "Ran"]
+__all__ = ["InProcessRunner", "JobRunner", "Ran", "build_runner"]
 
 
 @dataclass(frozen=True)
@@ -99,3 +102,17 @@ class InProcessRunner:
             bind_token_limit(loaded.pipe)
             stop_abandoned_work(loaded.pipe.model, self.batcher.abandoned)
             self._prepared.add(id(loaded.pipe))
+
+
+def build_runner(
+    settings: WorkerSettings, client: redis.Redis, on_batch: Any, tokens: TokenWriter | None = None
+) -> InProcessRunner:
+    """The runner of one process: its models, its batcher (the model thread)."""
+    if settings.torch_threads is not None:
+        torch.set_num_threads(settings.torch_threads)
+    registry = (
+        ModelAllowList.from_file(settings.models_config) if settings.models_config else ModelAllowList.hub_defaults()
+    )
+    device = resolve_device(settings.device)
+    pipelines = PipelineCache(registry, device, resolve_dtype(settings.dtype, device))
+    return InProcessRunner(settings, pipelines, client, MicroBatcher(settings.max_wait_ms, on_batch), tokens)

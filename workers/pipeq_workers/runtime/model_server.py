@@ -31,36 +31,16 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import redis
-import torch
 
 from pipeq_client.errors import PipeqError, WorkerError
 from pipeq_client.protocol import Task
-from pipeq_workers.models.allowlist import ModelAllowList
-from pipeq_workers.models.cache import PipelineCache
-from pipeq_workers.models.loading import resolve_device, resolve_dtype
-from pipeq_workers.runtime.batching import MicroBatcher
-from pipeq_workers.runtime.job_events import TokenWriter
-from pipeq_workers.runtime.job_runner import InProcessRunner
+from pipeq_workers.runtime.job_runner import build_runner
 from pipeq_workers.runtime.messages import clean_message, cleaned
 from pipeq_workers.settings import WorkerSettings
 
-__all__ = ["build_runner", "serve"]
+__all__ = ["serve"]
 
 log = logging.getLogger(__name__)
-
-
-def build_runner(
-    settings: WorkerSettings, client: redis.Redis, on_batch: Any, tokens: TokenWriter | None = None
-) -> InProcessRunner:
-    """The runner of one process: its models, its batcher (the model thread)."""
-    if settings.torch_threads is not None:
-        torch.set_num_threads(settings.torch_threads)
-    registry = (
-        ModelAllowList.from_file(settings.models_config) if settings.models_config else ModelAllowList.hub_defaults()
-    )
-    device = resolve_device(settings.device)
-    pipelines = PipelineCache(registry, device, resolve_dtype(settings.dtype, device))
-    return InProcessRunner(settings, pipelines, client, MicroBatcher(settings.max_wait_ms, on_batch), tokens)
 
 
 class _Server:

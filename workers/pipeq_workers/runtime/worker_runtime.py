@@ -11,9 +11,8 @@ from pipeq_client.protocol import Queue
 from pipeq_workers.handlers.registry import tasks_of
 from pipeq_workers.monitoring.metrics import WorkerMetrics
 from pipeq_workers.runtime.execution import Executor
-from pipeq_workers.runtime.job_runner import JobRunner
+from pipeq_workers.runtime.job_runner import JobRunner, build_runner
 from pipeq_workers.runtime.model_process import ModelProcess
-from pipeq_workers.runtime.model_server import build_runner
 from pipeq_workers.settings import WorkerSettings
 
 __all__ = ["WorkerRuntime"]
