@@ -39,6 +39,8 @@ from pipeq_client.types import (
 from pipeq_workers.tooling.embedded import EmbeddedRedis
 from pipeq_workers.tooling.samples import sample_png, sample_wav
 from pipeq_workers.tooling.stack import LocalStack
+from tests.integration.test_delivery import wait_for
+from tests.integration.test_model_process import the_model_process
 
 pytestmark = pytest.mark.integration
 
@@ -137,16 +139,34 @@ def test_a_bad_input_in_a_batch_gets_its_own_error_and_the_others_their_results(
     stack, ports = batched
     before = batch_stats(ports[Queue.TEXT]).get("text-classification", (0.0, 0.0))
     too_long = " ".join(["queue"] * 400)  # over the tiny model's 128 positions: refused on the model thread
+    requests = [TextClassificationRequest.build(text) for text in [*TEXTS[:3], too_long, *TEXTS[3:]]]
+    model = the_model_process(stack)
     with Client(stack.redis_url) as client:
-        good = [client.submit(TextClassificationRequest.build(text)) for text in TEXTS[:3]]
-        bad = client.submit(TextClassificationRequest.build(too_long))
-        good += [client.submit(TextClassificationRequest.build(text)) for text in TEXTS[3:]]
+        # Held at the frozen model process, all six reach its batcher together when it thaws:
+        # submitted one by one to an idle worker, each would run alone.
+        model.send_signal(signal.SIGSTOP)
+        try:
+            jobs = [client.submit(request) for request in requests]
+            wait_for(lambda: model_process_jobs(ports[Queue.TEXT]) == len(jobs), "all six sent to the model process")
+        finally:
+            model.send_signal(signal.SIGCONT)
+        bad = jobs.pop(3)
         with pytest.raises(InputTooLongError) as caught:
             bad.result(timeout=60)
         assert "128" in str(caught.value), "the error names the model's 128-position limit"
-        assert all(job.result(timeout=60).root for job in good)
+        assert all(job.result(timeout=60).root for job in jobs)
     after = batch_stats(ports[Queue.TEXT])["text-classification"]
-    assert after[0] - before[0] < after[1] - before[1], "the requests were batched"
+    assert after[1] - before[1] == len(requests)
+    assert after[0] - before[0] < len(requests), "the requests were batched"
+
+
+def model_process_jobs(port: int) -> float:
+    """The worker's pipeq_model_process_jobs gauge: jobs sent to its model process, unanswered."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    found = re.search(r"^pipeq_model_process_jobs ([0-9.]+)$", text, re.MULTILINE)
+    assert found, "the worker exports pipeq_model_process_jobs"
+    return float(found.group(1))
 
 
 def test_worker_killed_mid_batch_every_request_is_redelivered_and_answered_once(models_config: Path) -> None:

@@ -169,3 +169,43 @@ def test_cancel_stops_only_its_own_row(batched, client: Client, eos: int) -> Non
     finished = kept.result(timeout=WAIT_S)
     assert (finished.details.finish_reason, finished.details.generated_tokens) == ("length", 200)
     assert comparable(finished) == comparable(client.run(requests[1], timeout=WAIT_S))
+
+
+def done_id(client: Client, job: Any) -> bytes:
+    """The Redis stream id of the job's ``done`` event (ids grow with the server's clock)."""
+    events = redis.Redis.from_url(client.settings.redis_url).xrange(job.handle.events_key)
+    return next(entry_id for entry_id, fields in events if fields[b"type"] == b"done")
+
+
+def last_token_id(client: Client, job: Any) -> bytes:
+    events = redis.Redis.from_url(client.settings.redis_url).xrange(job.handle.events_key)
+    return [entry_id for entry_id, fields in events if fields[b"type"] == b"token"][-1]
+
+
+def stream_id(entry_id: bytes) -> tuple[int, int]:
+    milliseconds, sequence = entry_id.split(b"-")
+    return int(milliseconds), int(sequence)
+
+
+def test_a_request_joining_mid_batch_streams_correctly(batched, client: Client, eos: int) -> None:
+    """Continuous batching: a request that arrives while another generates joins its running
+    batch between steps (same batch key, other settings), streams its own tokens, and is
+    answered when its own rows end, while the long one is still generating."""
+    batched_client, port = batched
+    before = batch_stats(port).get(TASK, (0.0, 0.0))
+    long_one = request("a long one", temperature=0, max_new_tokens=POSITIONS - 16, logit_bias={eos: -100})
+    joiner = request("the quick brown fox", temperature=0.8, seed=3, top_p=0.9, max_new_tokens=12, logprobs=True)
+    running = batched_client.submit(long_one)
+    wait_for(lambda: generating(batched_client, running), "the long request generating")
+    joined = batched_client.submit(joiner)
+    result = joined.result(timeout=WAIT_S)
+    long_result = running.result(timeout=WAIT_S)
+    # It ran beside the long one: the long one streamed tokens after the joiner's answer.
+    assert stream_id(last_token_id(batched_client, running)) > stream_id(done_id(batched_client, joined))
+    after = batch_stats(port)[TASK]
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 2), "the long one's batch, then one joining it"
+    assert streamed_text(joined) == result.generated_text
+    assert streamed_text(running) == long_result.generated_text
+    assert comparable(result) == comparable(client.run(joiner, timeout=WAIT_S)), "what it gets alone"
+    assert comparable(long_result) == comparable(client.run(long_one, timeout=WAIT_S))
+    assert (result.details.generated_tokens, long_result.details.generated_tokens) == (12, POSITIONS - 16)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pipeq_workers.runtime.batching import DeadlinePassedError, MicroBatcher
+from pipeq_workers.runtime.batching import Call, DeadlinePassedError, MicroBatcher
 
 pytestmark = pytest.mark.unit
 
@@ -150,6 +150,25 @@ def test_the_batcher_waits_for_a_thread_on_its_way(pool: ThreadPoolExecutor) -> 
     assert recorder.batches == [("a", [1, 2])]
 
 
+def test_a_call_expected_before_its_thread_starts_is_waited_for(pool: ThreadPoolExecutor) -> None:
+    """The model process's reader counts each call it receives before a handler takes it."""
+    recorder = Recorder()
+    batcher = MicroBatcher(max_wait_ms=600_000)
+    batcher.expect(1)  # received, no thread carries it yet
+    first = pool.submit(batcher.call, "a", recorder.run("a"), 1, 8)
+    wait_for(lambda: pending(batcher) == 0, "the batcher took the first call and waits for the expected one")
+
+    def carried() -> Any:
+        with batcher.incoming(counted=True):
+            return batcher.call("a", recorder.run("a"), 2, 8)
+
+    late = pool.submit(carried)
+    assert (first.result(WAIT_S), late.result(WAIT_S)) == ("a:1", "a:2")
+    assert recorder.batches == [("a", [1, 2])]
+    assert batcher.call("a", recorder.run("a"), 3, 8, deadline=time.monotonic() + WAIT_S) == "a:3"
+    assert recorder.sizes("a") == [2, 1], "counted once: a lone call after it does not wait"
+
+
 def test_a_queued_call_past_its_deadline_is_withdrawn_and_never_runs(
     batcher: MicroBatcher, pool: ThreadPoolExecutor
 ) -> None:
@@ -193,3 +212,88 @@ def test_a_running_batch_is_abandoned_once_every_caller_gave_up(
     released.set()
     # A caller without a deadline never abandons its batch.
     assert batcher.call("b", lambda items: [batcher.abandoned() for _ in items], None, 8) is False
+
+
+class Steps:
+    """A joinable batch fn in steps, taking joiners at every step. An int item is answered at
+    that step, "hold" once ``release`` is set; "bad" makes the batch raise at step 2."""
+
+    def __init__(self) -> None:
+        self.joined: list[list[Any]] = []
+        self.steps = 0
+        self.release = threading.Event()
+
+    def __call__(self, calls: list[Call], join: Callable[[int], list[Call]]) -> None:
+        running, step = list(calls), 0
+        self.joined.append([call.item for call in calls])
+        while running:
+            step += 1
+            self.steps += 1
+            for call in [call for call in running if self._ends(call.item, step)]:
+                call.answer(f"done:{call.item}")
+                running.remove(call)
+            if step >= 2 and any(call.item == "bad" for call in running):
+                raise ValueError("bad item in a joinable batch")
+            new = join(8 - len(running))
+            if new:
+                self.joined.append([call.item for call in new])
+            running += new
+            time.sleep(0.001)  # a decoding step's worth of time
+
+    def _ends(self, item: Any, step: int) -> bool:
+        return self.release.is_set() if item == "hold" else isinstance(item, int) and item <= step
+
+
+def plain(items: list[Any]) -> list[Any]:
+    """What each call runs alone."""
+    if "bad" in items:
+        raise ValueError("bad alone")
+    return [f"alone:{item}" for item in items]
+
+
+def test_calls_join_a_running_joinable_batch_and_leave_it_when_done(pool: ThreadPoolExecutor) -> None:
+    batcher = MicroBatcher(max_wait_ms=0)
+    steps = Steps()
+    first = pool.submit(batcher.call, "a", plain, "hold", 8, None, steps)
+    wait_for(lambda: steps.steps > 0, "the joinable batch running")
+    short = pool.submit(batcher.call, "a", plain, 3, 8, None, steps)
+    assert short.result(WAIT_S) == "done:3", "joined the running batch and answered on its own"
+    assert not first.done(), "while the first one still runs"
+    steps.release.set()
+    assert first.result(WAIT_S) == "done:hold"
+    assert steps.joined == [["hold"], [3]]
+
+
+def test_a_joinable_batch_does_not_let_joiners_overtake_another_key(pool: ThreadPoolExecutor) -> None:
+    batcher = MicroBatcher(max_wait_ms=0)
+    steps = Steps()
+    recorder = Recorder()
+    first = pool.submit(batcher.call, "a", plain, "hold", 8, None, steps)
+    wait_for(lambda: steps.steps > 0, "the joinable batch running")
+    other = Call("b", recorder.run("b"), "x", 8)
+    joiner = Call("a", plain, 2, 8, None, steps)
+    with batcher._cond:  # queued at once: another key first, then a would-be joiner
+        batcher._pending.extend([other, joiner])
+    seen = steps.steps
+    wait_for(lambda: steps.steps > seen + 2, "the running batch took steps with both queued")
+    assert pending(batcher) == 2, "nothing joined past the other key's call"
+    steps.release.set()
+    assert first.result(WAIT_S) == "done:hold"
+    assert other.future.result(WAIT_S) == "b:x"
+    assert joiner.future.result(WAIT_S) == "done:2"
+    assert steps.joined == [["hold"], [2]], "the joiner ran in a batch of its own, after the other key"
+
+
+def test_a_failing_joinable_batch_runs_each_unanswered_call_alone(pool: ThreadPoolExecutor) -> None:
+    batcher = MicroBatcher(max_wait_ms=0)
+    steps = Steps()
+    gate, held = hold(batcher, pool)
+    calls = [pool.submit(batcher.call, "a", plain, item, 8, None, steps) for item in (1, "bad", 5)]
+    wait_for(lambda: pending(batcher) == 3, "every call queued")
+    gate.opened.set()
+    assert held.result(WAIT_S) == "g"
+    assert calls[0].result(WAIT_S) == "done:1", "answered in the batch, before it failed"
+    with pytest.raises(ValueError, match="bad alone"):
+        calls[1].result(WAIT_S)
+    assert calls[2].result(WAIT_S) == "alone:5"
+    assert steps.joined == [[1, "bad", 5]]

@@ -50,5 +50,5 @@ def test_flush_releases_held_text_when_generation_ends_without_a_stop() -> None:
     deltas, streamer = stream(["one ", "ST"], ["STOP"])
     events: list[dict] = []
     streamer.publish = lambda step: events.extend(event for _row, event in step)
-    streamer.flush(["one ST"])
+    streamer.flush({0: "one ST"})
     assert "".join(deltas) + events[0]["text"] == "one ST" and events[0]["id"] is None

@@ -50,6 +50,11 @@ class WorkerSettings(ClientSettings):
         "(its Python no longer shares the model's GIL). auto: on when the worker batches.",
     )
     max_wait_ms: float = Field(5.0, ge=0, le=1000, description="Longest wait for batch-mates while more are coming.")
+    continuous_batching: bool = Field(
+        True,
+        description="Batched text-generation on decoder-only models: requests join a running batch "
+        "between decoding steps and leave it when they end (false: a batch runs to its end together).",
+    )
     health_file: Path | None = Field(None, description="Heartbeat JSON file (probes, `pipeq health`).")
     health_dir: Path | None = Field(
         None,

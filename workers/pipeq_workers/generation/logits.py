@@ -23,7 +23,12 @@ class RawLogitsRecorder:
 
     def _hook(self, _module: torch.nn.Module, _args: Any, output: Any) -> None:
         logits = output.logits if hasattr(output, "logits") else output[0]
-        self.steps.append(torch.log_softmax(logits[:, -1, :].float(), dim=-1).cpu())
+        self.record(logits[:, -1, :])
+
+    def record(self, logits: torch.Tensor) -> None:
+        """One step's raw logits, shape (rows, vocab); the step loop of continuous batching
+        records each cohort's own rows this way instead of through the hook."""
+        self.steps.append(torch.log_softmax(logits.float(), dim=-1).cpu())
 
     def __enter__(self) -> Self:
         self._handle = self.model.register_forward_hook(self._hook)

@@ -32,7 +32,19 @@ from pipeq_workers.generation.rows import RowGroup, RowSampler
 from pipeq_workers.generation.streamer import TokenEventStreamer
 from pipeq_workers.runtime.job_events import EventPublisher, cancelled, publish_tokens
 
-__all__ = ["GenerationControl", "GenerationJob", "Prompt", "run_generation_batch"]
+__all__ = [
+    "GenerationControl",
+    "GenerationJob",
+    "PreparedBatch",
+    "Prompt",
+    "TokenSink",
+    "eos_ids",
+    "prepare_batch",
+    "run_generation_batch",
+]
+
+# Where a batch's token events go, a step at a time: (the job's stream, the event) for each row.
+TokenSink = Callable[[list[tuple[EventPublisher, dict[str, Any]]]], None]
 
 # generate() samples from what RowSampler hands it: logits that hold one token. Its own
 # warpers, were any applied, could only keep that token; these leave them out altogether.
@@ -72,7 +84,7 @@ class GenerationJob:
     plan: SamplingPlan
 
 
-def _eos_ids(model: Any) -> set[int]:
+def eos_ids(model: Any) -> set[int]:
     eos = model.generation_config.eos_token_id
     return set() if eos is None else ({eos} if isinstance(eos, int) else set(eos))
 
@@ -103,7 +115,7 @@ def _ends(
     return RowEnds(checks, [caps[owner] for owner in owners], eos, prompt.prefix_length)
 
 
-def _streamer(rows: Rows, jobs: list[GenerationJob], eos: set[int]) -> TokenEventStreamer | None:
+def _streamer(rows: Rows, jobs: list[GenerationJob], eos: set[int], sink: TokenSink) -> TokenEventStreamer | None:
     if all(job.control.events is None for job in jobs):
         return None
 
@@ -115,7 +127,7 @@ def _streamer(rows: Rows, jobs: list[GenerationJob], eos: set[int]) -> TokenEven
             stream = jobs[row // rows.n].control.events
             if stream is not None:
                 batch.append((stream, {**event, "sequence": row % rows.n, "ts": now}))
-        publish_tokens(batch)
+        sink(batch)
 
     count = len(jobs) * rows.n
     return TokenEventStreamer(
@@ -129,23 +141,83 @@ def _streamer(rows: Rows, jobs: list[GenerationJob], eos: set[int]) -> TokenEven
     )
 
 
-def _options(model: Any, jobs: list[GenerationJob], prompt: Prompt, caps: list[int]) -> dict[str, Any]:
+def _sampler(model: Any, jobs: list[GenerationJob], prompt: Prompt) -> RowSampler:
     n = jobs[0].plan.num_return_sequences
     groups = [
         RowGroup.of(job.plan, index * n, offset)
         for index, (job, offset) in enumerate(zip(jobs, own_offsets([job.prompt for job in jobs], model), strict=True))
     ]
-    sampler = RowSampler(groups, prompt.prefix_length, _eos_ids(model))
-    return {
-        **_ONE_TOKEN_SAMPLING,
-        "num_return_sequences": n,
-        "max_new_tokens": max(caps),
-        # Applied per row by RowSampler (the plans hold the model's own values where the request has none).
-        "min_new_tokens": 0,
-        "repetition_penalty": 1.0,
-        "logits_processor": LogitsProcessorList([sampler]),
-        **prompt.generate_options,
-    }
+    return RowSampler(groups, prompt.prefix_length, eos_ids(model))
+
+
+@dataclass
+class PreparedBatch:
+    """Requests set up to decode together: their joined prompt, and each row's sampling
+    (``sampler``), ends, token stream and raw logits. ``generate()`` runs it in
+    :func:`run_generation_batch`; ``continuous.py`` runs it in its own step loop."""
+
+    jobs: list[GenerationJob]
+    prompt: Prompt
+    caps: list[int]
+    rows: Rows
+    sampler: RowSampler
+    streamer: TokenEventStreamer | None
+    recorder: RawLogitsRecorder | None
+
+    def generate_options(self) -> dict[str, Any]:
+        return {
+            **_ONE_TOKEN_SAMPLING,
+            "num_return_sequences": self.rows.n,
+            "max_new_tokens": max(self.caps),
+            # Applied per row by RowSampler (the plans hold the model's own values where the request has none).
+            "min_new_tokens": 0,
+            "repetition_penalty": 1.0,
+            "logits_processor": LogitsProcessorList([self.sampler]),
+            "stopping_criteria": StoppingCriteriaList([self.rows.ends]),
+            "streamer": self.streamer,
+            **self.prompt.generate_options,
+        }
+
+    def results(self, output: torch.Tensor) -> list[list[GeneratedSequence]]:
+        """The n sequences of each job from the rows' ids (prompt included), in order."""
+        return self._results(range(len(self.jobs)), output)
+
+    def job_results(self, index: int, output: torch.Tensor) -> list[GeneratedSequence]:
+        """Job ``index``'s n sequences, once its rows have ended (the others may go on)."""
+        return self._results(range(index, index + 1), output)[0]
+
+    def _results(self, jobs: range, output: torch.Tensor) -> list[list[GeneratedSequence]]:
+        n, start = self.rows.n, self.prompt.prefix_length
+        rows = range(jobs.start * n, jobs.stop * n)
+        sequences = {row: self.rows.sequence(row, output[row, start:].tolist()) for row in rows}
+        if self.streamer is not None:
+            self.streamer.flush({row: sequence.text for row, sequence in sequences.items()})
+        return [
+            [_for_job(sequences[row], self.jobs[job].prompt) for row in range(job * n, (job + 1) * n)] for job in jobs
+        ]
+
+
+def prepare_batch(
+    model: Any,
+    tokenizer: Any,
+    jobs: list[GenerationJob],
+    clean_up_tokenization_spaces: bool | None = None,
+    sink: TokenSink = publish_tokens,
+) -> PreparedBatch:
+    """``sink``: where each step's token events go (all of a step's rows in one call)."""
+    for job in jobs:
+        # Before batching: each job's own prompt length, so a refusal is that job's own answer.
+        check_room(model, job.prompt.prefix_length, job.plan.max_new_tokens, job.prompt.field)
+    caps = [max(new_tokens(model, job.plan.max_new_tokens, job.prompt.prefix_length), 1) for job in jobs]
+    prompt = combine_prompts([job.prompt for job in jobs], model, tokenizer.pad_token_id)
+    n = jobs[0].plan.num_return_sequences
+    recorder = RawLogitsRecorder(model) if any(job.plan.logprobs for job in jobs) else None
+    decode = decoder(tokenizer, prompt.decode_context, clean_up_tokenization_spaces)
+    eos = eos_ids(model)
+    rows = Rows(tokenizer, [job.plan for job in jobs], n, decode, _ends(jobs, caps, prompt, decode, eos), recorder)
+    return PreparedBatch(
+        jobs, prompt, caps, rows, _sampler(model, jobs, prompt), _streamer(rows, jobs, eos, sink), recorder
+    )
 
 
 def run_generation_batch(
@@ -155,34 +227,14 @@ def run_generation_batch(
     clean_up_tokenization_spaces: bool | None = None,
 ) -> list[list[GeneratedSequence]]:
     """The n sequences of each job, in order."""
-    for job in jobs:
-        # Before batching: each job's own prompt length, so a refusal is that job's own answer.
-        check_room(model, job.prompt.prefix_length, job.plan.max_new_tokens, job.prompt.field)
-    caps = [max(new_tokens(model, job.plan.max_new_tokens, job.prompt.prefix_length), 1) for job in jobs]
-    prompt = combine_prompts([job.prompt for job in jobs], model, tokenizer.pad_token_id)
-    if not fits(model, prompt.prefix_length, max(caps)):
+    batch = prepare_batch(model, tokenizer, jobs, clean_up_tokenization_spaces)
+    if not fits(model, batch.prompt.prefix_length, max(batch.caps)):
         # Each fits alone; padded to the longest prompt and run to the largest cap, together they would not.
         return [run_generation_batch(model, tokenizer, [job], clean_up_tokenization_spaces)[0] for job in jobs]
-    n = jobs[0].plan.num_return_sequences
-    recorder = RawLogitsRecorder(model) if any(job.plan.logprobs for job in jobs) else None
-    decode = decoder(tokenizer, prompt.decode_context, clean_up_tokenization_spaces)
-    eos = _eos_ids(model)
-    rows = Rows(tokenizer, [job.plan for job in jobs], n, decode, _ends(jobs, caps, prompt, decode, eos), recorder)
-    streamer = _streamer(rows, jobs, eos)
+    recorder = batch.recorder
     with torch.inference_mode(), recorder if recorder is not None else nullcontext():
-        output = model.generate(
-            **prompt.inputs,
-            **_options(model, jobs, prompt, caps),
-            stopping_criteria=StoppingCriteriaList([rows.ends]),
-            streamer=streamer,
-        )
-    sequences = [rows.sequence(row, ids) for row, ids in enumerate(output[:, prompt.prefix_length :].tolist())]
-    if streamer is not None:
-        streamer.flush([sequence.text for sequence in sequences])
-    return [
-        [_for_job(sequence, job.prompt) for sequence in sequences[index * n : (index + 1) * n]]
-        for index, job in enumerate(jobs)
-    ]
+        output = model.generate(**batch.prompt.inputs, **batch.generate_options())
+    return batch.results(output)
 
 
 def _prompt_tokens(prompt: Prompt) -> int | None:

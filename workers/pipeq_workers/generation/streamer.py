@@ -126,9 +126,10 @@ class TokenEventStreamer(BaseStreamer):
     def end(self) -> None:
         """Called by generate(); the runner calls ``flush`` once final texts are known."""
 
-    def flush(self, final_texts: list[str]) -> None:
+    def flush(self, final_texts: dict[int, str]) -> None:
+        """The rest of each given row's final text (row -> text), past what was streamed."""
         step: list[tuple[int, dict[str, Any]]] = []
-        for index, text in enumerate(final_texts):
+        for index, text in final_texts.items():
             emitted = self.rows[index].emitted if index < len(self.rows) else ""
             if text.startswith(emitted) and len(text) > len(emitted):
                 step.append((index, {"id": None, "text": text[len(emitted) :], "special": False}))

@@ -9,6 +9,7 @@ from typing import Any
 from transformers import Pipeline
 
 from pipeq_client.types import GeneratedSequence, GenerationParameters
+from pipeq_workers.generation.continuous import StepLoop, decodes_in_steps
 from pipeq_workers.generation.controls import DEADLINE_GRACE_S
 from pipeq_workers.generation.plan import SamplingPlan
 from pipeq_workers.generation.runner import GenerationControl, GenerationJob, Prompt, run_generation_batch
@@ -69,9 +70,12 @@ def generate(
     context: JobContext,
     key: str,
     clean_up_tokenization_spaces: bool | None = None,
+    joins: bool = False,
 ) -> dict[str, Any]:
     """Runs generation on the model thread (streamed to the job's events, cancellable) and
     returns the result fields: ``{key: text, details, sequences}`` (sequences only when n > 1).
+    ``joins``: the prompts are plain token ids, so on a decoder-only model requests may join
+    a running batch between steps (``generation/continuous.py``).
 
     The request's SamplingPlan is built here, once; requests whose plans share their batch key
     share one ``generate()`` call, each row with its own settings and its own seeded random
@@ -86,6 +90,10 @@ def generate(
         return run_generation_batch(pipe.model, tokenizer, jobs, clean_up_tokenization_spaces)
 
     item = (make_prompt, context.generation_control(), plan)
-    sequences = context.model_call(batch_key(pipe, plan.shared_settings()), run, item, grace_s=DEADLINE_GRACE_S)
+    joinable = None
+    if joins and context.settings.continuous_batching and decodes_in_steps(pipe.model):
+        joinable = StepLoop(pipe.model, tokenizer, clean_up_tokenization_spaces)
+    batch = batch_key(pipe, plan.shared_settings())
+    sequences = context.model_call(batch, run, item, grace_s=DEADLINE_GRACE_S, joinable=joinable)
     first = sequences[0]
     return {key: first.text, "details": first.details, "sequences": sequences if len(sequences) > 1 else None}

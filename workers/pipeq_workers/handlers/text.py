@@ -46,7 +46,7 @@ __all__ = [
 def text_generation(pipe: Pipeline, request: TextGenerationRequest, context: JobContext) -> TextGenerationResult:
     params = request.parameters
     prompt = partial(causal_prompt, pipe, request.inputs, params.return_full_text)
-    return TextGenerationResult(**generate(pipe, prompt, params, context, "generated_text"))
+    return TextGenerationResult(**generate(pipe, prompt, params, context, "generated_text", joins=True))
 
 
 @handles(Task.TEXT_CLASSIFICATION)

@@ -86,6 +86,9 @@ class WorkerMetrics:
             "pipeq_batch_size", "Requests per model call.", ["task"], buckets=_BATCH_BUCKETS, registry=self.registry
         )
         self.models_loaded = Gauge("pipeq_models_loaded", "1 once warm-up finished.", registry=self.registry)
+        self.model_process_jobs = Gauge(
+            "pipeq_model_process_jobs", "Jobs sent to the model process, not yet answered.", registry=self.registry
+        )
         self.registry.register(_QueueDepth(client))
 
 

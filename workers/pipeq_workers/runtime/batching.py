@@ -28,13 +28,18 @@ from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-__all__ = ["BatchFn", "DeadlinePassedError", "MicroBatcher"]
+__all__ = ["BatchFn", "Call", "DeadlinePassedError", "JoinableFn", "MicroBatcher"]
 
 log = logging.getLogger(__name__)
 
 BatchFn = Callable[[list[Any]], list[Any]]
+# A batch that later calls may join while it runs (continuous batching). It gets its first
+# calls and ``join(room)``, which takes up to ``room`` same-key calls from the head of the
+# queue; it answers each call itself (Call.answer / Call.fail) as soon as that one is done.
+JoinableFn = Callable[[list["Call"], Callable[[int], list["Call"]]], None]
 
 
 class DeadlinePassedError(TimeoutError):
@@ -42,13 +47,22 @@ class DeadlinePassedError(TimeoutError):
 
 
 @dataclass(eq=False)  # identity: items may be arrays, whose == is not a bool
-class _Call:
+class Call:
     key: Hashable
     run: BatchFn
     item: Any
     limit: int
     deadline: float | None = None
+    joinable: JoinableFn | None = None  # how a batch that starts with this call runs, if joinable
     future: Future[Any] = field(default_factory=Future)
+
+    def answer(self, result: Any) -> None:
+        if not self.future.done():
+            self.future.set_result(result)
+
+    def fail(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
 
 
 class MicroBatcher:
@@ -57,18 +71,26 @@ class MicroBatcher:
     def __init__(self, max_wait_ms: float, on_batch: Callable[[Hashable, int], None] | None = None) -> None:
         self.max_wait_s = max_wait_ms / 1000
         self.on_batch = on_batch
-        self._pending: deque[_Call] = deque()
+        self._pending: deque[Call] = deque()
         self._incoming = 0
         self._arrival = threading.local()
         self._cond = threading.Condition()
-        self._running: list[_Call] = []  # the batch on the model thread now
+        self._running: list[Call] = []  # the batch on the model thread now
         threading.Thread(target=self._loop, name="pipeq-batcher", daemon=True).start()
 
-    @contextmanager
-    def incoming(self) -> Iterator[None]:
-        """Marks this task thread as on its way to the batcher, until it calls in or gives up."""
+    def expect(self, count: int) -> None:
+        """Counts ``count`` calls as on their way before a thread carries each one in
+        (``incoming(counted=True)``): the model process's reader counts what it received."""
         with self._cond:
-            self._incoming += 1
+            self._incoming += count
+
+    @contextmanager
+    def incoming(self, counted: bool = False) -> Iterator[None]:
+        """Marks this task thread as on its way to the batcher, until it calls in or gives up;
+        ``counted``: :meth:`expect` counted it already."""
+        if not counted:
+            with self._cond:
+                self._incoming += 1
         self._arrival.pending = True
         try:
             yield
@@ -82,11 +104,21 @@ class MicroBatcher:
                 self._incoming -= 1
                 self._cond.notify_all()
 
-    def call(self, key: Hashable, run: BatchFn, item: Any, limit: int, deadline: float | None = None) -> Any:
+    def call(
+        self,
+        key: Hashable,
+        run: BatchFn,
+        item: Any,
+        limit: int,
+        deadline: float | None = None,
+        joinable: JoinableFn | None = None,
+    ) -> Any:
         """Runs ``item`` in a batch of calls with the same ``key`` (at most ``limit`` items) and
         returns its own result, or raises its own exception; TimeoutError at ``deadline``
-        (time.monotonic), when the call is withdrawn if it has not started."""
-        pending = _Call(key, run, item, max(1, limit), deadline)
+        (time.monotonic), when the call is withdrawn if it has not started. With ``joinable``
+        the batch runs that way, and same-key calls join it while it runs (``run`` is still
+        what the call runs alone, should the joinable batch fail as a whole)."""
+        pending = Call(key, run, item, max(1, limit), deadline, joinable)
         with self._cond:
             self._pending.append(pending)
             self._cond.notify_all()
@@ -100,7 +132,7 @@ class MicroBatcher:
             self._withdraw(pending)
             raise DeadlinePassedError("the caller's deadline passed before its model call finished") from None
 
-    def _withdraw(self, pending: _Call) -> None:
+    def _withdraw(self, pending: Call) -> None:
         with self._cond:
             for index, candidate in enumerate(self._pending):
                 if candidate is pending:
@@ -110,7 +142,7 @@ class MicroBatcher:
     def abandoned(self) -> bool:
         """On the model thread: every caller of the running batch is past its deadline."""
         now = time.monotonic()
-        running = self._running
+        running = [call for call in self._running if not call.future.done()]
         return bool(running) and all(call.deadline is not None and now >= call.deadline for call in running)
 
     def _loop(self) -> None:
@@ -124,7 +156,7 @@ class MicroBatcher:
                     if not call.future.done():
                         call.future.set_exception(error)
 
-    def _collect(self) -> list[_Call]:
+    def _collect(self) -> list[Call]:
         with self._cond:
             while not self._pending:
                 self._cond.wait()
@@ -140,7 +172,7 @@ class MicroBatcher:
                 self._cond.wait(remaining)
             return batch
 
-    def _take_compatible(self, key: Hashable, batch: list[_Call]) -> bool:
+    def _take_compatible(self, key: Hashable, batch: list[Call]) -> bool:
         for index, candidate in enumerate(self._pending):
             if candidate.key == key:
                 del self._pending[index]
@@ -149,7 +181,7 @@ class MicroBatcher:
         return False
 
     @staticmethod
-    def _live(batch: list[_Call]) -> list[_Call]:
+    def _live(batch: list[Call]) -> list[Call]:
         """The calls whose callers still wait: work nobody waits for is not started."""
         now = time.monotonic()
         live = []
@@ -162,12 +194,15 @@ class MicroBatcher:
                 live.append(call)
         return live
 
-    def _run(self, batch: list[_Call]) -> None:
+    def _run(self, batch: list[Call]) -> None:
         batch = self._live(batch)
         if not batch:
             return
         if self.on_batch is not None:
             self.on_batch(batch[0].key, len(batch))
+        if batch[0].joinable is not None:
+            self._run_joinable(batch[0].joinable, batch)
+            return
         self._running = batch
         try:
             results = batch[0].run([call.item for call in batch])
@@ -185,7 +220,39 @@ class MicroBatcher:
         for call, result in zip(batch, results, strict=True):
             call.future.set_result(result)
 
-    def _run_one(self, call: _Call) -> None:
+    def _run_joinable(self, joinable: JoinableFn, batch: list[Call]) -> None:
+        self._running = members = list(batch)  # joiners are added to it (_join)
+        try:
+            joinable(batch, partial(self._join, batch[0].key))
+        except Exception as error:
+            if len(members) == 1:
+                batch[0].fail(error)
+                return
+            # As for a plain batch: one bad input must not fail the others; each runs alone.
+            left = self._live([call for call in members if not call.future.done()])
+            log.warning("joinable batch failed (%s); running its %d unanswered calls one by one", error, len(left))
+            for call in left:
+                self._run_one(call)
+        finally:
+            self._running = []
+        for call in members:  # never expected: a joinable batch answers every call it took
+            call.fail(RuntimeError("the batch ended without answering this call"))
+
+    def _join(self, key: Hashable, room: int) -> list[Call]:
+        """Up to ``room`` calls with ``key`` from the head of the queue: a call of another key
+        queued before them is not overtaken, so a stream of joiners cannot starve it."""
+        with self._cond:
+            joined: list[Call] = []
+            while self._pending and len(joined) < room and self._pending[0].key == key:
+                joined.append(self._pending.popleft())
+        joined = self._live(joined)
+        if joined:
+            if self.on_batch is not None:
+                self.on_batch(key, len(joined))
+            self._running.extend(joined)
+        return joined
+
+    def _run_one(self, call: Call) -> None:
         self._running = [call]
         try:
             call.future.set_result(call.run([call.item])[0])

@@ -16,7 +16,7 @@ from pipeq_client.types import Blob
 from pipeq_client.validation import shown
 from pipeq_workers.generation.runner import GenerationControl
 from pipeq_workers.generation.sampling import seed_everything
-from pipeq_workers.runtime.batching import BatchFn, DeadlinePassedError, MicroBatcher
+from pipeq_workers.runtime.batching import BatchFn, DeadlinePassedError, JoinableFn, MicroBatcher
 from pipeq_workers.runtime.interrupts import AbandonedWork
 from pipeq_workers.runtime.job_events import EventPublisher
 from pipeq_workers.settings import WorkerSettings
@@ -63,14 +63,16 @@ class JobContext:
             "(PIPEQ_MAX_TASK_SECONDS, or PIPEQ_TASK_SECONDS for this task); the worker stopped waiting for it"
         )
 
-    def _on_model_thread(self, key: Hashable, run: BatchFn, item: Any, limit: int, grace_s: float) -> Any:
+    def _on_model_thread(
+        self, key: Hashable, run: BatchFn, item: Any, limit: int, grace_s: float, joinable: JoinableFn | None = None
+    ) -> Any:
         """The batcher's call, given up at the deadline (plus ``grace_s``) with TimeLimitError:
         the job is answered; work already running on the model thread ends at its next
         forward call, or when it returns (a running forward pass cannot be interrupted)."""
         assert self.batcher is not None
         self.check_time()
         try:
-            return self.batcher.call((self.task.value, key), run, item, limit, self.deadline + grace_s)
+            return self.batcher.call((self.task.value, key), run, item, limit, self.deadline + grace_s, joinable)
         except (DeadlinePassedError, AbandonedWork):
             # AbandonedWork: the model thread saw the deadline pass before this thread woke up.
             raise self._time_limit_error() from None
@@ -78,14 +80,17 @@ class JobContext:
     def batch_limit(self) -> int:
         return self.settings.batch_sizes.get(self.task.value, self.settings.max_batch_size)
 
-    def model_call(self, key: Hashable, run: BatchFn, item: Any, grace_s: float = 0.0) -> Any:
+    def model_call(
+        self, key: Hashable, run: BatchFn, item: Any, grace_s: float = 0.0, joinable: JoinableFn | None = None
+    ) -> Any:
         """``run([item])[0]``, batched with same-key calls of other jobs when batching is on.
         Runs on the model thread: the only one that touches models and tokenizers.
-        ``grace_s``: how long after the deadline to keep waiting (generation ends itself there)."""
+        ``grace_s``: how long after the deadline to keep waiting (generation ends itself there).
+        ``joinable``: how a batch runs that later calls may join (batching.JoinableFn)."""
         if self.batcher is None:
             self.check_time()
             return run([item])[0]
-        return self._on_model_thread(key, run, item, self.batch_limit(), grace_s)
+        return self._on_model_thread(key, run, item, self.batch_limit(), grace_s, joinable)
 
     def exclusive(self, work: Callable[[], T], seed: int | None = None, grace_s: float = 0.0) -> T:
         """``work()`` alone on the model thread (never batched), seeded there if asked:

@@ -111,14 +111,21 @@ class ModelProcess:
         try:
             with self._send_lock:
                 conn.send_bytes(data)
-            return future.result(wait_s)
         except OSError as error:
+            self._forget(call_id)
             raise ModelProcessLostError(f"the model process is gone: {error}") from error
+        self.metrics.model_process_jobs.inc()
+        try:
+            return future.result(wait_s)
         except TimeoutError:
             raise TimeLimitError(f"{message['task']}: the model process did not answer within {wait_s:g} s") from None
         finally:
-            with self._lock:
-                self._pending.pop(call_id, None)
+            self.metrics.model_process_jobs.dec()
+            self._forget(call_id)
+
+    def _forget(self, call_id: int) -> None:
+        with self._lock:
+            self._pending.pop(call_id, None)
 
     def _start(self) -> None:
         """Spawns the model process and waits for its first word (caller holds ``_lock``)."""

@@ -80,12 +80,24 @@ class _Server:
     def loop(self) -> None:
         while True:
             try:
-                message = json.loads(self.conn.recv_bytes())
+                received = self._receive()
             except (EOFError, OSError):
                 return  # the worker process died
-            if message.get("stop"):
+            calls = [message for message in received if not message.get("stop")]
+            # Every call already here counts as on its way before any handler takes one: a
+            # batch the batcher starts waits for its batch-mates still in the handlers.
+            self.runner.batcher.expect(len(calls))
+            for call in calls:
+                self.calls.put(call)
+            if len(calls) < len(received):
                 return  # the worker process is shutting down
-            self.calls.put(message)
+
+    def _receive(self) -> list[dict[str, Any]]:
+        """The next message and every other one already in the pipe."""
+        received = [json.loads(self.conn.recv_bytes())]
+        while self.conn.poll(0):
+            received.append(json.loads(self.conn.recv_bytes()))
+        return received
 
     def _handle(self) -> None:
         while True:
@@ -94,7 +106,7 @@ class _Server:
     def _answer(self, call: dict[str, Any]) -> None:
         answer_id = call["call"]
         try:
-            with self.runner.coming():
+            with self.runner.batcher.incoming(counted=True):
                 ran = self.runner.run(Task(call["task"]), call["job_id"], call["payload"])
             self.send({"answer": answer_id, "result": ran.result, "model": ran.model_name})
         except PipeqError as error:

@@ -1,0 +1,272 @@
+"""Continuous batching for decoder-only generation: requests join a running batch between
+decoding steps, and each is answered as soon as its own rows end.
+
+A cohort is the requests that joined at one step boundary. It is set up exactly as one
+``generate()`` call of its own (``runner.prepare_batch``: prompts left-padded together, its
+RowSampler, RowEnds, token stream and raw logits) and sees only its own rows and ids, so a
+request decodes what it decodes alone: greedy exactly, seeded sampling exactly (its own
+random stream). What cohorts share is the forward pass: their KV caches are joined along
+the batch dimension, the shorter one left-padded (masked out; each row's positions come
+from its own mask, as generate() derives them), and an ended cohort's rows leave the cache.
+
+Why a loop of pipeq's own rather than transformers' ContinuousBatchingManager: that one
+samples with per-request temperature/top-k/top-p only and one random stream for the batch
+(no seeded rows, penalties, logit_bias, min tokens, stop strings or raw logprobs per row),
+and needs its paged-attention kernels; this loop reuses the per-row machinery generate()
+already runs with, on the model's own DynamicCache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
+
+from pipeq_client.errors import PipeqError
+from pipeq_workers.generation.limits import check_room, fits
+from pipeq_workers.generation.runner import GenerationJob, PreparedBatch, eos_ids, prepare_batch
+from pipeq_workers.runtime.batching import Call
+from pipeq_workers.runtime.job_events import EventPublisher, publish_tokens
+
+__all__ = ["StepLoop", "decodes_in_steps"]
+
+_PLAIN_INPUTS = frozenset({"input_ids", "attention_mask"})
+# Logits processors generate() builds from the model's generation config and runs before
+# pipeq's RowSampler; the step loop has none of them, so a model setting any decodes with
+# generate() (its requests still batch, a batch at a time).
+_CONFIG_PROCESSORS = (
+    "sequence_bias",
+    "no_repeat_ngram_size",
+    "bad_words_ids",
+    "min_length",
+    "forced_bos_token_id",
+    "forced_eos_token_id",
+    "remove_invalid_values",
+    "exponential_decay_length_penalty",
+    "suppress_tokens",
+    "begin_suppress_tokens",
+    "watermarking_config",
+    "renormalize_logits",
+)
+
+
+def decodes_in_steps(model: Any) -> bool:
+    """Whether the step loop decodes for this model exactly as generate() would: decoder-only,
+    full attention in every layer (a plain KV cache), no processors of its own config."""
+    if model.config.is_encoder_decoder:
+        return False
+    text = model.config.get_text_config()
+    if getattr(text, "sliding_window", None) is not None:
+        return False
+    if any(kind != "full_attention" for kind in getattr(text, "layer_types", None) or []):
+        return False
+    config = model.generation_config
+    if config.guidance_scale not in (None, 1):
+        return False
+    return not any(getattr(config, name, None) for name in _CONFIG_PROCESSORS)
+
+
+@dataclass
+class _Cohort:
+    calls: list[Call]
+    batch: PreparedBatch
+    ids: torch.Tensor  # (rows, length): its own padded prompts and what it generated since
+    unfinished: torch.Tensor  # (rows,) bool
+    answered: set[int] = field(default_factory=set)  # its calls' indexes
+
+    @property
+    def rows(self) -> int:
+        return int(self.ids.shape[0])
+
+    def ended(self, index: int) -> bool:
+        """Whether every row of call ``index`` has ended."""
+        n = self.batch.rows.n
+        return not bool(self.unfinished[index * n : (index + 1) * n].any())
+
+
+class StepLoop:
+    """One joinable batch on the model thread (``runtime.batching.JoinableFn``): call it with
+    the first calls and the batcher's ``join``."""
+
+    def __init__(self, model: Any, tokenizer: Any, clean_up_tokenization_spaces: bool | None) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.clean_up = clean_up_tokenization_spaces
+        self.eos = eos_ids(model)
+        pad = model.generation_config.pad_token_id
+        self.pad_id = pad if pad is not None else min(self.eos, default=0)
+        self.cohorts: list[_Cohort] = []
+        self.cache: DynamicCache | None = None
+        self.mask = torch.zeros(0, 0, dtype=torch.long)
+        self.logits = torch.zeros(0, 0)
+        self.tokens = torch.zeros(0, dtype=torch.long)
+        self.events: list[tuple[EventPublisher, dict[str, Any]]] = []
+
+    def __call__(self, calls: list[Call], join: Callable[[int], list[Call]]) -> None:
+        limit = calls[0].limit
+        with torch.inference_mode():
+            self._admit(calls)
+            while self.cohorts:
+                self._choose()
+                self._retire()
+                if self.cohorts:
+                    self._decode()
+                self._admit(join(limit - sum(len(cohort.calls) for cohort in self.cohorts)))
+
+    # -- joining ---------------------------------------------------------------------------
+
+    def _admit(self, calls: list[Call]) -> None:
+        """Prefills the calls as one cohort (one per call where together they would not fit
+        the model's positions) and joins its cache to the batch's."""
+        jobs = self._jobs(calls)
+        if not jobs:
+            return
+        joining = [call for call, _ in jobs]
+        batch = prepare_batch(self.model, self.tokenizer, [job for _, job in jobs], self.clean_up, self.events.extend)
+        if len(jobs) > 1 and not fits(self.model, batch.prompt.prefix_length, max(batch.caps)):
+            for call in joining:
+                self._admit([call])
+            return
+        self._join_cache(*self._prefill(joining, batch))
+
+    def _jobs(self, calls: list[Call]) -> list[tuple[Call, GenerationJob]]:
+        """Each call's job; a call whose prompt is refused is answered with its own error, one
+        whose prompt is not plain token ids runs alone (generate())."""
+        jobs = []
+        for call in calls:
+            make_prompt, control, plan = call.item
+            try:
+                job = GenerationJob(make_prompt(), control, plan)
+                check_room(self.model, job.prompt.prefix_length, plan.max_new_tokens, job.prompt.field)
+            except PipeqError as error:
+                call.fail(error)
+                continue
+            if set(job.prompt.inputs) <= _PLAIN_INPUTS and not job.prompt.generate_options:
+                jobs.append((call, job))
+            else:
+                self._alone(call)
+        return jobs
+
+    @staticmethod
+    def _alone(call: Call) -> None:
+        try:
+            call.answer(call.run([call.item])[0])
+        except Exception as error:
+            call.fail(error)
+
+    def _prefill(self, calls: list[Call], batch: PreparedBatch) -> tuple[_Cohort, DynamicCache, torch.Tensor]:
+        inputs = batch.prompt.inputs
+        ids = inputs["input_ids"].repeat_interleave(batch.rows.n, dim=0)  # as generate() expands n
+        mask = inputs.get("attention_mask", torch.ones_like(inputs["input_ids"])).repeat_interleave(batch.rows.n, dim=0)
+        cache = DynamicCache()
+        logits = self._forward(ids, mask, cache)
+        if any(type(layer) is not DynamicLayer for layer in cache.layers):
+            raise RuntimeError(f"{type(self.model).__name__} keeps a cache the step loop cannot join")
+        if batch.streamer is not None:
+            batch.streamer.put(ids)  # generate() hands its streamer the prompt first
+        unfinished = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
+        self.logits = torch.cat([self.logits.to(logits), logits]) if self.cohorts else logits
+        return _Cohort(calls, batch, ids, unfinished), cache, mask
+
+    def _join_cache(self, cohort: _Cohort, cache: DynamicCache, mask: torch.Tensor) -> None:
+        if self.cache is None:
+            self.cache, self.mask = cache, mask
+        else:
+            width = max(self.mask.shape[1], mask.shape[1])
+            self.mask = torch.cat([_pad_mask(self.mask, width), _pad_mask(mask, width)])
+            for ours, theirs in zip(self.cache.layers, cache.layers, strict=True):
+                ours.keys = torch.cat([_pad_cache(ours.keys, width), _pad_cache(theirs.keys, width)])
+                ours.values = torch.cat([_pad_cache(ours.values, width), _pad_cache(theirs.values, width)])
+        self.cohorts.append(cohort)
+
+    # -- decoding --------------------------------------------------------------------------
+
+    def _forward(self, ids: torch.Tensor, mask: torch.Tensor, cache: DynamicCache) -> torch.Tensor:
+        positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)[:, -ids.shape[1] :]
+        output = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True)
+        return output.logits[:, -1, :].to(dtype=torch.float32)
+
+    def _choose(self) -> None:
+        """Each cohort's next tokens from this step's logits, as generate() chooses them."""
+        tokens, start = [], 0
+        for cohort in self.cohorts:
+            scores = self.logits[start : start + cohort.rows]
+            start += cohort.rows
+            batch = cohort.batch
+            if batch.recorder is not None:
+                batch.recorder.record(scores)
+            chosen = batch.sampler(cohort.ids, scores).argmax(dim=-1)  # logits that hold one token
+            if self.eos:
+                chosen = torch.where(cohort.unfinished, chosen, torch.full_like(chosen, self.pad_id))
+            cohort.ids = torch.cat([cohort.ids, chosen[:, None]], dim=-1)
+            if batch.streamer is not None:
+                batch.streamer.put(chosen.cpu())
+            cohort.unfinished &= ~batch.rows.ends(cohort.ids, scores)
+            tokens.append(chosen)
+        self.tokens = torch.cat(tokens)
+        self._publish()
+
+    def _decode(self) -> None:
+        assert self.cache is not None
+        self.mask = torch.cat([self.mask, self.mask.new_ones(self.mask.shape[0], 1)], dim=-1)
+        self.logits = self._forward(self.tokens[:, None], self.mask, self.cache)
+
+    def _publish(self) -> None:
+        events = list(self.events)  # the cohorts' streamers add to this very list
+        self.events.clear()
+        publish_tokens(events)
+
+    # -- leaving ---------------------------------------------------------------------------
+
+    def _retire(self) -> None:
+        """Answers each call whose rows all ended; a cohort whose calls are all answered leaves
+        the batch (its rows go on as padding until then: they share its ids tensor)."""
+        keep: list[int] = []
+        staying: list[_Cohort] = []
+        start = 0
+        for cohort in self.cohorts:
+            self._answer(cohort)
+            if len(cohort.answered) < len(cohort.calls):
+                staying.append(cohort)
+                keep.extend(range(start, start + cohort.rows))
+            start += cohort.rows
+        if len(staying) == len(self.cohorts):
+            return
+        self.cohorts = staying
+        if not staying:
+            self.cache = None
+            return
+        self._keep_rows(torch.tensor(keep, device=self.tokens.device))
+
+    def _answer(self, cohort: _Cohort) -> None:
+        for index, call in enumerate(cohort.calls):
+            if index not in cohort.answered and cohort.ended(index):
+                sequences = cohort.batch.job_results(index, cohort.ids)
+                self._publish()  # its last token events (the streamer's flush) before its answer
+                call.answer(sequences)
+                cohort.answered.add(index)
+
+    def _keep_rows(self, keep: torch.Tensor) -> None:
+        """The kept rows of the cache, mask, tokens and logits; columns that are padding in
+        every kept row are cut (the cache stays as long as its longest row needs)."""
+        assert self.cache is not None
+        mask = self.mask[keep]
+        first = int(mask.any(dim=0).nonzero()[0])
+        self.mask = mask[:, first:]
+        for layer in self.cache.layers:
+            layer.keys = layer.keys[keep, :, first:]
+            layer.values = layer.values[keep, :, first:]
+        self.tokens = self.tokens[keep]
+
+
+def _pad_mask(mask: torch.Tensor, width: int) -> torch.Tensor:
+    return torch.nn.functional.pad(mask, (width - mask.shape[1], 0))
+
+
+def _pad_cache(states: torch.Tensor, width: int) -> torch.Tensor:
+    """(batch, heads, length, dim) zero-padded on the left of its length to ``width``."""
+    return torch.nn.functional.pad(states, (0, 0, width - states.shape[2], 0))
