@@ -1,25 +1,26 @@
 """Continuous batching for decoder-only generation: requests join a running batch between
-decoding steps, and each is answered as soon as its own rows end.
+decoding steps, and each leaves it, answered, as soon as its own rows end.
 
-A cohort is the requests that joined at one step boundary. It is set up exactly as one
-``generate()`` call of its own (``runner.prepare_batch``: prompts left-padded together, its
-RowSampler, RowEnds, token stream and raw logits) and sees only its own rows and ids, so a
-request decodes what it decodes alone: greedy exactly, seeded sampling exactly (its own
-random stream). What cohorts share is the forward pass: their KV caches are joined along
-the batch dimension, the shorter one left-padded (masked out; each row's positions come
-from its own mask, as generate() derives them), and an ended cohort's rows leave the cache.
+Each request is set up exactly as a ``generate()`` call of its own (``runner.prepare_batch``:
+its RowSampler, RowEnds, token stream and raw logits) and sees only its own ids, so it
+decodes what it decodes alone: greedy exactly, seeded sampling exactly (its own random
+stream). What requests share is the forward pass: the requests that arrive at one step
+boundary are prefilled together, and their KV cache joins the batch's along the batch
+dimension, the shorter one left-padded (masked out; each row's positions come from its own
+mask, as generate() derives them). A request's rows leave the cache when it ends, and
+columns that are padding in every row left are cut.
 
-Why a loop of pipeq's own rather than transformers' ContinuousBatchingManager: that one
-samples with per-request temperature/top-k/top-p only and one random stream for the batch
-(no seeded rows, penalties, logit_bias, min tokens, stop strings or raw logprobs per row),
-and needs its paged-attention kernels; this loop reuses the per-row machinery generate()
-already runs with, on the model's own DynamicCache.
+Why a loop of pipeq's own rather than transformers' ContinuousBatchingManager (``bench/engines.py``
+measures both): that one samples with per-request temperature/top-k/top-p only and one
+random stream for the batch (no seeded rows, penalties, logit_bias, min tokens, stop strings
+or raw logprobs per row); this loop reuses the per-row machinery generate() runs with, on
+the model's own DynamicCache.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -27,10 +28,11 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from pipeq_client.errors import PipeqError
-from pipeq_workers.generation.limits import check_room, fits
+from pipeq_workers.generation.controls import CancelPoll
+from pipeq_workers.generation.limits import check_room
 from pipeq_workers.generation.runner import GenerationJob, PreparedBatch, eos_ids, prepare_batch
 from pipeq_workers.runtime.batching import Call
-from pipeq_workers.runtime.job_events import EventPublisher, publish_tokens
+from pipeq_workers.runtime.job_events import EventPublisher, cancelled, publish_tokens
 
 __all__ = ["StepLoop", "decodes_in_steps"]
 
@@ -71,21 +73,17 @@ def decodes_in_steps(model: Any) -> bool:
 
 
 @dataclass
-class _Cohort:
-    calls: list[Call]
+class _Running:
+    """A request in the batch."""
+
+    call: Call
     batch: PreparedBatch
-    ids: torch.Tensor  # (rows, length): its own padded prompts and what it generated since
+    ids: torch.Tensor  # (rows, length): its prompt, a row per sequence, and what it generated since
     unfinished: torch.Tensor  # (rows,) bool
-    answered: set[int] = field(default_factory=set)  # its calls' indexes
 
     @property
     def rows(self) -> int:
         return int(self.ids.shape[0])
-
-    def ended(self, index: int) -> bool:
-        """Whether every row of call ``index`` has ended."""
-        n = self.batch.rows.n
-        return not bool(self.unfinished[index * n : (index + 1) * n].any())
 
 
 class StepLoop:
@@ -99,39 +97,67 @@ class StepLoop:
         self.eos = eos_ids(model)
         pad = model.generation_config.pad_token_id
         self.pad_id = pad if pad is not None else min(self.eos, default=0)
-        self.cohorts: list[_Cohort] = []
+        self.running: list[_Running] = []
         self.cache: DynamicCache | None = None
         self.mask = torch.zeros(0, 0, dtype=torch.long)
         self.logits = torch.zeros(0, 0)
         self.tokens = torch.zeros(0, dtype=torch.long)
         self.events: list[tuple[EventPublisher, dict[str, Any]]] = []
+        # One cancel round trip per poll for every running request, not one each.
+        self.cancel_poll = CancelPoll(cancelled, self._cancel_keys)
 
     def __call__(self, calls: list[Call], join: Callable[[int], list[Call]]) -> None:
         limit = calls[0].limit
         with torch.inference_mode():
             self._admit(calls)
-            while self.cohorts:
+            while self.running:
                 self._choose()
                 self._retire()
-                if self.cohorts:
+                if self.running:
                     self._decode()
-                self._admit(join(limit - sum(len(cohort.calls) for cohort in self.cohorts)))
+                self._admit(join(limit - len(self.running)))
 
     # -- joining ---------------------------------------------------------------------------
 
     def _admit(self, calls: list[Call]) -> None:
-        """Prefills the calls as one cohort (one per call where together they would not fit
-        the model's positions) and joins its cache to the batch's."""
+        """Prefills the calls together (one forward pass) and joins their cache to the
+        batch's; each call runs as a request of its own, so it leaves the batch when it ends."""
         jobs = self._jobs(calls)
         if not jobs:
             return
-        joining = [call for call, _ in jobs]
-        batch = prepare_batch(self.model, self.tokenizer, [job for _, job in jobs], self.clean_up, self.events.extend)
-        if len(jobs) > 1 and not fits(self.model, batch.prompt.prefix_length, max(batch.caps)):
-            for call in joining:
-                self._admit([call])
-            return
-        self._join_cache(*self._prefill(joining, batch))
+        sink, lookup = self.events.extend, self.cancel_poll
+        batches = [prepare_batch(self.model, self.tokenizer, [job], self.clean_up, sink, lookup) for _, job in jobs]
+        own = [self._prompt_rows(batch) for batch in batches]
+        width = max(ids.shape[1] for ids, _ in own)
+        ids = torch.cat([torch.nn.functional.pad(ids, (width - ids.shape[1], 0), value=self.pad_id) for ids, _ in own])
+        mask = torch.cat([_pad_mask(own_mask, width) for _, own_mask in own])
+        cache = DynamicCache()
+        logits = self._forward(ids, mask, cache)
+        if any(type(layer) is not DynamicLayer for layer in cache.layers):
+            raise RuntimeError(f"{type(self.model).__name__} keeps a cache the step loop cannot join")
+        self.logits = torch.cat([self.logits.to(logits), logits]) if self.running else logits
+        self._join_cache(cache, mask)
+        for call, batch, (own_ids, _) in zip([call for call, _ in jobs], batches, own, strict=True):
+            if batch.streamer is not None:
+                batch.streamer.put(own_ids)  # generate() hands its streamer the prompt first
+            unfinished = torch.ones(own_ids.shape[0], dtype=torch.bool, device=own_ids.device)
+            self.running.append(_Running(call, batch, own_ids, unfinished))
+
+    def _cancel_keys(self) -> list[str]:
+        return [
+            job.control.cancel_key
+            for request in self.running
+            for job in request.batch.jobs
+            if job.control.cancel_key is not None
+        ]
+
+    @staticmethod
+    def _prompt_rows(batch: PreparedBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """A request's prompt ids and mask, a row per sequence (as generate() expands n)."""
+        inputs, n = batch.prompt.inputs, batch.rows.n
+        ids = inputs["input_ids"]
+        mask = inputs.get("attention_mask", torch.ones_like(ids))
+        return ids.repeat_interleave(n, dim=0), mask.repeat_interleave(n, dim=0)
 
     def _jobs(self, calls: list[Call]) -> list[tuple[Call, GenerationJob]]:
         """Each call's job; a call whose prompt is refused is answered with its own error, one
@@ -158,30 +184,16 @@ class StepLoop:
         except Exception as error:
             call.fail(error)
 
-    def _prefill(self, calls: list[Call], batch: PreparedBatch) -> tuple[_Cohort, DynamicCache, torch.Tensor]:
-        inputs = batch.prompt.inputs
-        ids = inputs["input_ids"].repeat_interleave(batch.rows.n, dim=0)  # as generate() expands n
-        mask = inputs.get("attention_mask", torch.ones_like(inputs["input_ids"])).repeat_interleave(batch.rows.n, dim=0)
-        cache = DynamicCache()
-        logits = self._forward(ids, mask, cache)
-        if any(type(layer) is not DynamicLayer for layer in cache.layers):
-            raise RuntimeError(f"{type(self.model).__name__} keeps a cache the step loop cannot join")
-        if batch.streamer is not None:
-            batch.streamer.put(ids)  # generate() hands its streamer the prompt first
-        unfinished = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
-        self.logits = torch.cat([self.logits.to(logits), logits]) if self.cohorts else logits
-        return _Cohort(calls, batch, ids, unfinished), cache, mask
-
-    def _join_cache(self, cohort: _Cohort, cache: DynamicCache, mask: torch.Tensor) -> None:
+    def _join_cache(self, cache: DynamicCache, mask: torch.Tensor) -> None:
+        """Joins newcomers' cache rows after the batch's, the shorter left-padded."""
         if self.cache is None:
             self.cache, self.mask = cache, mask
-        else:
-            width = max(self.mask.shape[1], mask.shape[1])
-            self.mask = torch.cat([_pad_mask(self.mask, width), _pad_mask(mask, width)])
-            for ours, theirs in zip(self.cache.layers, cache.layers, strict=True):
-                ours.keys = torch.cat([_pad_cache(ours.keys, width), _pad_cache(theirs.keys, width)])
-                ours.values = torch.cat([_pad_cache(ours.values, width), _pad_cache(theirs.values, width)])
-        self.cohorts.append(cohort)
+            return
+        width = max(self.mask.shape[1], mask.shape[1])
+        self.mask = torch.cat([_pad_mask(self.mask, width), _pad_mask(mask, width)])
+        for ours, theirs in zip(self.cache.layers, cache.layers, strict=True):
+            ours.keys = torch.cat([_pad_cache(ours.keys, width), _pad_cache(theirs.keys, width)])
+            ours.values = torch.cat([_pad_cache(ours.values, width), _pad_cache(theirs.values, width)])
 
     # -- decoding --------------------------------------------------------------------------
 
@@ -191,21 +203,21 @@ class StepLoop:
         return output.logits[:, -1, :].to(dtype=torch.float32)
 
     def _choose(self) -> None:
-        """Each cohort's next tokens from this step's logits, as generate() chooses them."""
+        """Each request's next tokens from this step's logits, as generate() chooses them."""
         tokens, start = [], 0
-        for cohort in self.cohorts:
-            scores = self.logits[start : start + cohort.rows]
-            start += cohort.rows
-            batch = cohort.batch
+        for request in self.running:
+            scores = self.logits[start : start + request.rows]
+            start += request.rows
+            batch = request.batch
             if batch.recorder is not None:
                 batch.recorder.record(scores)
-            chosen = batch.sampler(cohort.ids, scores).argmax(dim=-1)  # logits that hold one token
+            chosen = batch.sampler(request.ids, scores).argmax(dim=-1)  # logits that hold one token
             if self.eos:
-                chosen = torch.where(cohort.unfinished, chosen, torch.full_like(chosen, self.pad_id))
-            cohort.ids = torch.cat([cohort.ids, chosen[:, None]], dim=-1)
+                chosen = torch.where(request.unfinished, chosen, torch.full_like(chosen, self.pad_id))
+            request.ids = torch.cat([request.ids, chosen[:, None]], dim=-1)
             if batch.streamer is not None:
                 batch.streamer.put(chosen.cpu())
-            cohort.unfinished &= ~batch.rows.ends(cohort.ids, scores)
+            request.unfinished &= ~batch.rows.ends(request.ids, scores)
             tokens.append(chosen)
         self.tokens = torch.cat(tokens)
         self._publish()
@@ -216,39 +228,36 @@ class StepLoop:
         self.logits = self._forward(self.tokens[:, None], self.mask, self.cache)
 
     def _publish(self) -> None:
-        events = list(self.events)  # the cohorts' streamers add to this very list
+        events = list(self.events)  # the requests' streamers add to this very list
         self.events.clear()
         publish_tokens(events)
 
     # -- leaving ---------------------------------------------------------------------------
 
     def _retire(self) -> None:
-        """Answers each call whose rows all ended; a cohort whose calls are all answered leaves
-        the batch (its rows go on as padding until then: they share its ids tensor)."""
+        """Answers each request whose rows all ended, and drops its rows from the batch."""
         keep: list[int] = []
-        staying: list[_Cohort] = []
+        staying: list[_Running] = []
         start = 0
-        for cohort in self.cohorts:
-            self._answer(cohort)
-            if len(cohort.answered) < len(cohort.calls):
-                staying.append(cohort)
-                keep.extend(range(start, start + cohort.rows))
-            start += cohort.rows
-        if len(staying) == len(self.cohorts):
+        for request in self.running:
+            if bool(request.unfinished.any()):
+                staying.append(request)
+                keep.extend(range(start, start + request.rows))
+            else:
+                self._answer(request)
+            start += request.rows
+        if len(staying) == len(self.running):
             return
-        self.cohorts = staying
+        self.running = staying
         if not staying:
             self.cache = None
             return
         self._keep_rows(torch.tensor(keep, device=self.tokens.device))
 
-    def _answer(self, cohort: _Cohort) -> None:
-        for index, call in enumerate(cohort.calls):
-            if index not in cohort.answered and cohort.ended(index):
-                sequences = cohort.batch.job_results(index, cohort.ids)
-                self._publish()  # its last token events (the streamer's flush) before its answer
-                call.answer(sequences)
-                cohort.answered.add(index)
+    def _answer(self, request: _Running) -> None:
+        sequences = request.batch.results(request.ids)[0]
+        self._publish()  # its last token events (the streamer's flush) before its answer
+        request.call.answer(sequences)
 
     def _keep_rows(self, keep: torch.Tensor) -> None:
         """The kept rows of the cache, mask, tokens and logits; columns that are padding in

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from transformers import StoppingCriteria
 
 from pipeq_workers.generation.stops import find_stop
 
-__all__ = ["DEADLINE_GRACE_S", "CancelCriteria", "DeadlineCriteria", "StopStringCriteria"]
+__all__ = ["DEADLINE_GRACE_S", "CancelCriteria", "CancelPoll", "DeadlineCriteria", "StopStringCriteria"]
 
 # A generation ends itself at its deadline (finish_reason time_limit: a result). Its caller
 # waits this much longer for that before giving up with a time_limit error: one more step,
@@ -73,6 +74,35 @@ class CancelCriteria(StoppingCriteria):
                 if found:
                     self.fired.add(request)
         return _rows_of(input_ids, self.owners, self.fired)
+
+
+class CancelPoll:
+    """Cancel lookups shared by many requests decoding together, each with its own
+    CancelCriteria: a lookup answers from one round trip over every running request's keys
+    (``running_keys()``), made at most every ``poll_interval_s`` or when it is asked about a
+    key it has not looked at yet (a request that just joined)."""
+
+    def __init__(
+        self,
+        lookup: Callable[[Any, list[str]], list[bool]],
+        running_keys: Callable[[], list[str]],
+        poll_interval_s: float = 0.05,
+    ) -> None:
+        self.lookup = lookup
+        self.running_keys = running_keys
+        self.poll_interval_s = poll_interval_s
+        self._looked_at: set[str] = set()
+        self._found: set[str] = set()
+        self._next_poll = 0.0
+
+    def __call__(self, client: Any, keys: list[str]) -> list[bool]:
+        now = time.monotonic()
+        if now >= self._next_poll or not self._looked_at.issuperset(keys):
+            every = sorted(set(self.running_keys()).union(keys))
+            self._found = {key for key, found in zip(every, self.lookup(client, every), strict=True) if found}
+            self._looked_at = set(every)
+            self._next_poll = now + self.poll_interval_s
+        return [key in self._found for key in keys]
 
 
 class DeadlineCriteria(StoppingCriteria):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+import redis
 import torch
 from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
@@ -33,6 +34,7 @@ from pipeq_workers.generation.streamer import TokenEventStreamer
 from pipeq_workers.runtime.job_events import EventPublisher, cancelled, publish_tokens
 
 __all__ = [
+    "CancelLookup",
     "GenerationControl",
     "GenerationJob",
     "PreparedBatch",
@@ -45,6 +47,8 @@ __all__ = [
 
 # Where a batch's token events go, a step at a time: (the job's stream, the event) for each row.
 TokenSink = Callable[[list[tuple[EventPublisher, dict[str, Any]]]], None]
+# Which of the given cancel keys exist, looked at with a job's Redis client.
+CancelLookup = Callable[[redis.Redis, list[str]], list[bool]]
 
 # generate() samples from what RowSampler hands it: logits that hold one token. Its own
 # warpers, were any applied, could only keep that token; these leave them out altogether.
@@ -97,7 +101,12 @@ def _deadline(job: GenerationJob) -> float | None:
 
 
 def _ends(
-    jobs: list[GenerationJob], caps: list[int], prompt: Prompt, decode: Callable[[list[int]], str], eos: set[int]
+    jobs: list[GenerationJob],
+    caps: list[int],
+    prompt: Prompt,
+    decode: Callable[[list[int]], str],
+    eos: set[int],
+    lookup: CancelLookup,
 ) -> RowEnds:
     """Each row's stopping: its request's stop strings, cancel, deadline and length cap."""
     n = jobs[0].plan.num_return_sequences
@@ -109,7 +118,7 @@ def _ends(
     streams = [job.control.events for job in jobs if job.control.events is not None]
     keys = [job.control.cancel_key for job in jobs]
     if streams and all(key is not None for key in keys):
-        look = partial(cancelled, streams[0].client)
+        look = partial(lookup, streams[0].client)
         checks.append(("cancelled", CancelCriteria(look, [str(key) for key in keys], owners)))
     checks.append(("time_limit", DeadlineCriteria([_deadline(job) for job in jobs], owners)))
     return RowEnds(checks, [caps[owner] for owner in owners], eos, prompt.prefix_length)
@@ -182,10 +191,6 @@ class PreparedBatch:
         """The n sequences of each job from the rows' ids (prompt included), in order."""
         return self._results(range(len(self.jobs)), output)
 
-    def job_results(self, index: int, output: torch.Tensor) -> list[GeneratedSequence]:
-        """Job ``index``'s n sequences, once its rows have ended (the others may go on)."""
-        return self._results(range(index, index + 1), output)[0]
-
     def _results(self, jobs: range, output: torch.Tensor) -> list[list[GeneratedSequence]]:
         n, start = self.rows.n, self.prompt.prefix_length
         rows = range(jobs.start * n, jobs.stop * n)
@@ -203,8 +208,10 @@ def prepare_batch(
     jobs: list[GenerationJob],
     clean_up_tokenization_spaces: bool | None = None,
     sink: TokenSink = publish_tokens,
+    lookup: CancelLookup = cancelled,
 ) -> PreparedBatch:
-    """``sink``: where each step's token events go (all of a step's rows in one call)."""
+    """``sink``: where each step's token events go (all of a step's rows in one call);
+    ``lookup``: which cancel keys exist (one round trip for the keys it is given)."""
     for job in jobs:
         # Before batching: each job's own prompt length, so a refusal is that job's own answer.
         check_room(model, job.prompt.prefix_length, job.plan.max_new_tokens, job.prompt.field)
@@ -214,7 +221,9 @@ def prepare_batch(
     recorder = RawLogitsRecorder(model) if any(job.plan.logprobs for job in jobs) else None
     decode = decoder(tokenizer, prompt.decode_context, clean_up_tokenization_spaces)
     eos = eos_ids(model)
-    rows = Rows(tokenizer, [job.plan for job in jobs], n, decode, _ends(jobs, caps, prompt, decode, eos), recorder)
+    rows = Rows(
+        tokenizer, [job.plan for job in jobs], n, decode, _ends(jobs, caps, prompt, decode, eos, lookup), recorder
+    )
     return PreparedBatch(
         jobs, prompt, caps, rows, _sampler(model, jobs, prompt), _streamer(rows, jobs, eos, sink), recorder
     )
