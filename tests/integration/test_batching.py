@@ -95,16 +95,16 @@ def comparable(result: Any) -> Any:
     data = result.model_dump(mode="json", exclude_none=True)
     if isinstance(data, list) and data and isinstance(data[0], dict) and "label" in data[0] and "box" not in data[0]:
         return {item["label"]: round(item["score"], 4) for item in data}
-    return _round(data)
+    return rounded(data)
 
 
-def _round(value: Any) -> Any:
+def rounded(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 4)
     if isinstance(value, list):
-        return [_round(item) for item in value]
+        return [rounded(item) for item in value]
     if isinstance(value, dict):
-        return {key: _round(item) for key, item in value.items() if key != "audio"}
+        return {key: rounded(item) for key, item in value.items() if key != "audio"}
     return value
 
 

@@ -28,8 +28,9 @@ from prometheus_client import generate_latest
 
 from pipeq_client import Client
 from pipeq_client.client import Job
+from pipeq_client.core import plan_submit
 from pipeq_client.errors import BrokerUnavailableError
-from pipeq_client.protocol import CONSUMERS_KEY, EventType, Queue, inflight_key
+from pipeq_client.protocol import CONSUMERS_KEY, EventType, Queue, attempts_key, inflight_key
 from pipeq_client.types import (
     FeatureExtractionRequest,
     TaskRequest,
@@ -123,6 +124,36 @@ def test_sigkill_after_the_broker_handed_over_a_message_loses_nothing(bare_stack
         replace_worker(stack, worker, env)
         assert job.result(timeout=120).root
         assert done_count(job) == 1
+
+
+@pytest.mark.parametrize("answer", [EventType.DONE, EventType.ERROR])
+def test_a_message_back_in_the_queue_after_its_job_was_answered_does_not_run_again(
+    bare_stack: LocalStack, answer: EventType
+) -> None:
+    """A worker that dies between a job's answer and its ack leaves the message to return:
+    the job, answered with a result or with an error, is not run again."""
+    stack = bare_stack
+    worker, broker = text_worker(stack)
+    consumer = wait_registered(broker, worker.pid)
+    text = "answered" if answer is EventType.DONE else " ".join(["queue"] * 400)  # over 128 positions
+    with Client(stack.redis_url) as client:
+        plan = plan_submit(TextClassificationRequest.build(text), client.settings, None)
+        job = client.job(plan.job_id, TextClassificationRequest)
+        assert not broker.exists(job.handle.events_key)
+
+        def delivered() -> None:
+            broker.lpush(Queue.TEXT.value, plan.message)
+            wait_for(
+                lambda: broker.llen(Queue.TEXT.value) == 0 and not in_flight_job_ids(broker, consumer, Queue.TEXT),
+                "the worker took the message and acked it",
+            )
+
+        delivered()
+        delivered()  # the same message again, as after the lost ack
+    # The whole stream (a reader's events() ends at the first answer).
+    kinds = [fields[b"type"].decode() for _, fields in broker.xrange(job.handle.events_key)]
+    assert kinds == [EventType.STARTED.value, answer.value], "no reset, no second run, no second answer"
+    assert broker.get(attempts_key(job.id)) == b"1", "delivered twice, run once"
 
 
 def test_a_dead_workers_jobs_return_within_30s_with_default_settings(bare_stack: LocalStack) -> None:

@@ -21,6 +21,7 @@ from pipeq_workers.generation.plan import SamplingPlan
 from pipeq_workers.generation.runner import GenerationControl, GenerationJob, Prompt, run_generation_batch
 from pipeq_workers.runtime.batching import Call
 from tests.integration.families.support import family_model
+from tests.integration.test_batching import rounded
 
 pytestmark = pytest.mark.integration
 
@@ -35,16 +36,6 @@ SETTINGS: list[dict[str, Any]] = [
 ]
 
 
-def rounded(value: Any) -> Any:
-    if isinstance(value, float):
-        return round(value, 4)
-    if isinstance(value, list):
-        return [rounded(item) for item in value]
-    if isinstance(value, dict):
-        return {key: rounded(item) for key, item in value.items()}
-    return value
-
-
 def prompt_of(tokenizer: Any, text: str) -> Callable[[], Prompt]:
     encoded = tokenizer(text, return_tensors="pt")
     inputs = {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
@@ -54,7 +45,8 @@ def prompt_of(tokenizer: Any, text: str) -> Callable[[], Prompt]:
 def alone(model: Any, tokenizer: Any, text: str, plan: SamplingPlan) -> Any:
     job = GenerationJob(prompt_of(tokenizer, text)(), GenerationControl(), plan)
     with torch.inference_mode():
-        return rounded([sequence.model_dump(mode="json") for sequence in run_generation_batch(model, tokenizer, [job])[0]])
+        sequences = run_generation_batch(model, tokenizer, [job])[0]
+    return rounded([sequence.model_dump(mode="json") for sequence in sequences])
 
 
 @pytest.mark.parametrize("family", ["llama", "gpt2", "qwen2"])

@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from pipeq_client.errors import DeadLetterError, JobCancelledError, PipeqError, WorkerError
+from pipeq_client.errors import DeadLetterError, JobCancelledError, PipeqError, WorkerError, error_from_wire
 from pipeq_client.protocol import DEAD_LETTER_KEY, EventType, Task, attempts_key, cancel_key, events_key
 from pipeq_workers.delivery.transport import held_message
 from pipeq_workers.errors import ModelProcessLostError
@@ -28,7 +28,8 @@ __all__ = ["Executor"]
 log = logging.getLogger(__name__)
 
 # KEYS: the job's events stream, its cancel key, its attempts counter; ARGV: the counter's TTL.
-# Returns {last event or {}, cancelled, attempt}; attempt 0 when the job will not run.
+# Returns {last event or {}, cancelled, attempt}; attempt 0 when the job will not run (it
+# was cancelled, or answered: a done or error event is its last).
 _JOB_STATE_SCRIPT = """
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local cancelled = redis.call('EXISTS', KEYS[2])
@@ -36,7 +37,9 @@ if cancelled == 1 then return {last, 1, 0} end
 if #last > 0 then
   local fields = last[1][2]
   for i = 1, #fields, 2 do
-    if fields[i] == 'type' and fields[i + 1] == 'done' then return {last, 0, 0} end
+    if fields[i] == 'type' and (fields[i + 1] == 'done' or fields[i + 1] == 'error') then
+      return {last, 0, 0}
+    end
   end
 end
 local attempt = redis.call('INCR', KEYS[3])
@@ -60,10 +63,12 @@ class Executor:
     def run(self, task: Task, job_id: str, payload: Any) -> Any:
         """The result's JSON (also published as ``done``); raises the typed error after publishing it."""
         events = EventPublisher(self.redis, job_id, self.settings.result_ttl_s)
-        answered, cancelled, attempt = self._job_state(job_id)
+        answered, failed, cancelled, attempt = self._job_state(job_id)
+        # A redelivered job that was answered before its ack was lost: answered once only.
         if answered is not None:
-            # A redelivered job that was answered before its ack was lost: answer once only.
             return answered["result"]
+        if failed is not None:
+            raise error_from_wire(failed)  # its typed error again, not published again
         try:
             if cancelled:
                 raise JobCancelledError(f"job {job_id} was cancelled before it started")
@@ -107,15 +112,18 @@ class Executor:
         self.metrics.failures.labels(task.value, error.code.value).inc()
         events.publish(EventType.ERROR, error.to_wire())
 
-    def _job_state(self, job_id: str) -> tuple[dict[str, Any] | None, bool, int]:
-        """(the ``done`` event's data if already answered, cancelled, this delivery's number),
-        in one round trip. A finished or cancelled job is not a delivery attempt: the counter
-        moves only for a job that will run."""
+    def _job_state(self, job_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None, bool, int]:
+        """(the ``done`` event's data if answered with a result, the ``error`` event's if answered
+        with an error, cancelled, this delivery's number), in one round trip. A finished or
+        cancelled job is not a delivery attempt: the counter moves only for a job that will run."""
         keys = [events_key(job_id), cancel_key(job_id), attempts_key(job_id)]
         last, cancelled, attempt = self._state_script(keys=keys, args=[self.settings.result_ttl_s])
         fields = dict(zip(last[0][1][::2], last[0][1][1::2], strict=True)) if last else {}
-        answered = json.loads(fields[b"data"]) if fields.get(b"type") == EventType.DONE.value.encode() else None
-        return answered, bool(cancelled), int(attempt)
+        kind = fields.get(b"type", b"").decode()
+        data = json.loads(fields[b"data"]) if kind in (EventType.DONE.value, EventType.ERROR.value) else None
+        if kind == EventType.DONE.value:
+            return data, None, bool(cancelled), int(attempt)
+        return None, data, bool(cancelled), int(attempt)
 
     def _check_delivery(self, task: Task, job_id: str, payload: Any, events: EventPublisher, attempt: int) -> None:
         if attempt > self.settings.max_attempts:
