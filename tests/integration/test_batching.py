@@ -18,8 +18,9 @@ import pytest
 import redis
 
 from pipeq_client import Client
+from pipeq_client.client import Job
 from pipeq_client.errors import InputTooLongError
-from pipeq_client.protocol import CONSUMERS_KEY, EventType, Queue, inflight_key
+from pipeq_client.protocol import CONSUMERS_KEY, TASK_QUEUES, EventType, Queue, inflight_key
 from pipeq_client.types import (
     AudioClassificationRequest,
     AutomaticSpeechRecognitionRequest,
@@ -40,7 +41,7 @@ from pipeq_workers.tooling.embedded import EmbeddedRedis
 from pipeq_workers.tooling.samples import sample_png, sample_wav
 from pipeq_workers.tooling.stack import LocalStack
 from tests.integration.test_delivery import wait_for
-from tests.integration.test_model_process import the_model_process
+from tests.integration.test_model_process import model_processes
 
 pytestmark = pytest.mark.integration
 
@@ -117,15 +118,29 @@ def batch_stats(port: int) -> dict[str, tuple[float, float]]:
     return {task: (float(counts[task]), float(sums[task])) for task in counts}
 
 
+def together(stack: LocalStack, port: int, requests: list[TaskRequest[Any]]) -> list[Job[Any]]:
+    """The requests' jobs, all held at the worker's frozen model process until every one is
+    there, so they reach its batcher together (submitted one by one to an idle worker, each
+    could run alone)."""
+    queue = TASK_QUEUES[type(requests[0]).task]
+    model = model_processes(stack.workers[queue].pid)[0]
+    with Client(stack.redis_url) as client:
+        model.send_signal(signal.SIGSTOP)
+        try:
+            jobs = [client.submit(request) for request in requests]
+            wait_for(lambda: model_process_jobs(port) == len(jobs), "every request sent to the model process")
+        finally:
+            model.send_signal(signal.SIGCONT)
+    return jobs
+
+
 def test_batched_results_equal_unbatched_results_for_every_task(batched, client: Client) -> None:
     stack, ports = batched
-    groups = requests_per_task()
-    with Client(stack.redis_url) as batched_client:
-        jobs = [[batched_client.submit(request) for request in group] for group in groups]  # all queued at once
-        got = [[comparable(job.result(timeout=120)) for job in group] for group in jobs]
-    want = [[comparable(client.run(request, timeout=120)) for request in group] for group in groups]
-    for group, batched_results, unbatched_results in zip(groups, got, want, strict=True):
-        assert batched_results == unbatched_results, type(group[0]).task.value
+    for group in requests_per_task():
+        task = type(group[0]).task
+        jobs = together(stack, ports[TASK_QUEUES[task]], group)
+        batched_results = [comparable(job.result(timeout=120)) for job in jobs]
+        assert batched_results == [comparable(client.run(request, timeout=120)) for request in group], task.value
     text = batch_stats(ports[Queue.TEXT])
     batches, requests = text["text-classification"]
     assert requests == len(TEXTS) and batches < requests, "text-classification requests shared model calls"
@@ -140,21 +155,12 @@ def test_a_bad_input_in_a_batch_gets_its_own_error_and_the_others_their_results(
     before = batch_stats(ports[Queue.TEXT]).get("text-classification", (0.0, 0.0))
     too_long = " ".join(["queue"] * 400)  # over the tiny model's 128 positions: refused on the model thread
     requests = [TextClassificationRequest.build(text) for text in [*TEXTS[:3], too_long, *TEXTS[3:]]]
-    model = the_model_process(stack)
-    with Client(stack.redis_url) as client:
-        # Held at the frozen model process, all six reach its batcher together when it thaws:
-        # submitted one by one to an idle worker, each would run alone.
-        model.send_signal(signal.SIGSTOP)
-        try:
-            jobs = [client.submit(request) for request in requests]
-            wait_for(lambda: model_process_jobs(ports[Queue.TEXT]) == len(jobs), "all six sent to the model process")
-        finally:
-            model.send_signal(signal.SIGCONT)
-        bad = jobs.pop(3)
-        with pytest.raises(InputTooLongError) as caught:
-            bad.result(timeout=60)
-        assert "128" in str(caught.value), "the error names the model's 128-position limit"
-        assert all(job.result(timeout=60).root for job in jobs)
+    jobs = together(stack, ports[Queue.TEXT], requests)
+    bad = jobs.pop(3)
+    with pytest.raises(InputTooLongError) as caught:
+        bad.result(timeout=60)
+    assert "128" in str(caught.value), "the error names the model's 128-position limit"
+    assert all(job.result(timeout=60).root for job in jobs)
     after = batch_stats(ports[Queue.TEXT])["text-classification"]
     assert after[1] - before[1] == len(requests)
     assert after[0] - before[0] < len(requests), "the requests were batched"
