@@ -13,6 +13,7 @@ worker's batch-size metrics must show the blocker's batch and exactly one more."
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,7 +29,8 @@ from pipeq_client.status import JobState
 from pipeq_client.types import TextGenerationRequest, TextGenerationResult
 from pipeq_workers.tooling.embedded import EmbeddedRedis
 from pipeq_workers.tooling.stack import LocalStack
-from tests.integration.test_batching import batch_stats, comparable, free_port, has_token
+from tests.integration.test_batching import batch_stats, comparable, free_port, has_token, model_process_jobs
+from tests.integration.test_model_process import model_processes
 
 pytestmark = pytest.mark.integration
 
@@ -47,13 +49,19 @@ def eos(models_config: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def batched(models_config: Path) -> Iterator[tuple[Client, int]]:
+def batched_stack(models_config: Path) -> Iterator[tuple[LocalStack, int]]:
     with EmbeddedRedis() as server, LocalStack(redis_url=server.url, models_config=models_config, queues=()) as stack:
         port = free_port()
         stack.start_worker(Queue.TEXT, {**BATCH_ENV, "PIPEQ_HEALTH_PORT": str(port)})
         stack.wait_ready((Queue.TEXT,))
-        with Client(stack.redis_url) as client:
-            yield client, port
+        yield stack, port
+
+
+@pytest.fixture(scope="module")
+def batched(batched_stack: tuple[LocalStack, int]) -> Iterator[tuple[Client, int]]:
+    stack, port = batched_stack
+    with Client(stack.redis_url) as client:
+        yield client, port
 
 
 def wait_for(condition: Callable[[], bool], what: str) -> None:
@@ -187,17 +195,28 @@ def stream_id(entry_id: bytes) -> tuple[int, int]:
     return int(milliseconds), int(sequence)
 
 
-def test_a_request_joining_mid_batch_streams_correctly(batched, client: Client, eos: int) -> None:
+def test_a_request_joining_mid_batch_streams_correctly(
+    batched, batched_stack: tuple[LocalStack, int], client: Client, eos: int
+) -> None:
     """Continuous batching: a request that arrives while another generates joins its running
     batch between steps (same batch key, other settings), streams its own tokens, and is
     answered when its own rows end, while the long one is still generating."""
     batched_client, port = batched
+    stack, _ = batched_stack
     before = batch_stats(port).get(TASK, (0.0, 0.0))
     long_one = request("a long one", temperature=0, max_new_tokens=POSITIONS - 16, logit_bias={eos: -100})
     joiner = request("the quick brown fox", temperature=0.8, seed=3, top_p=0.9, max_new_tokens=12, logprobs=True)
     running = batched_client.submit(long_one)
     wait_for(lambda: generating(batched_client, running), "the long request generating")
-    joined = batched_client.submit(joiner)
+    # Frozen at its first tokens, the model process gets the joiner; thawed, it has ~230 steps
+    # left while the joiner only has to cross to the batcher.
+    model = model_processes(stack.workers[Queue.TEXT].pid)[0]
+    model.send_signal(signal.SIGSTOP)
+    try:
+        joined = batched_client.submit(joiner)
+        wait_for(lambda: model_process_jobs(port) == 2, "the joiner sent to the model process")
+    finally:
+        model.send_signal(signal.SIGCONT)
     result = joined.result(timeout=WAIT_S)
     long_result = running.result(timeout=WAIT_S)
     # It ran beside the long one: the long one streamed tokens after the joiner's answer.
