@@ -68,19 +68,16 @@ def step_loop(model: Any, tokenizer: Any, eos: int, running: int | None = None) 
     """All at once, or ``running`` at a time with the next joining as one ends."""
 
     def run(prompts: list[list[int]], caps: list[int]) -> list[str]:
+        limit = running or REQUESTS  # the loop keeps at most this many requests running
         calls = [
-            Call("bench", lambda items: [], (_prompt(ids), GenerationControl(), _plan(model, eos, cap)), REQUESTS)
+            Call("bench", lambda items: [], (_prompt(ids), GenerationControl(), _plan(model, eos, cap)), limit)
             for ids, cap in zip(prompts, caps, strict=True)
         ]
-        first = calls if running is None else calls[:running]
-        queue = [] if running is None else calls[running:]
+        first, queue = calls[:limit], calls[limit:]
 
         def join(room: int) -> list[Call]:
-            ended = sum(call.future.done() for call in calls)
-            started = len(calls) - len(queue)
-            arriving = min(room, len(queue), running - (started - ended) if running else 0)
-            taken = queue[:arriving]
-            del queue[:arriving]
+            taken = queue[:room]
+            del queue[:room]
             return taken
 
         StepLoop(model, tokenizer, None)(first, join)

@@ -29,7 +29,6 @@ from transformers.cache_utils import DynamicLayer
 
 from pipeq_client.errors import PipeqError
 from pipeq_workers.generation.controls import CancelPoll
-from pipeq_workers.generation.limits import check_room
 from pipeq_workers.generation.runner import GenerationJob, PreparedBatch, eos_ids, prepare_batch
 from pipeq_workers.runtime.batching import Call
 from pipeq_workers.runtime.job_events import EventPublisher, cancelled, publish_tokens
@@ -122,12 +121,10 @@ class StepLoop:
     def _admit(self, calls: list[Call]) -> None:
         """Prefills the calls together (one forward pass) and joins their cache to the
         batch's; each call runs as a request of its own, so it leaves the batch when it ends."""
-        jobs = self._jobs(calls)
-        if not jobs:
+        prepared = self._prepared(calls)
+        if not prepared:
             return
-        sink, lookup = self.events.extend, self.cancel_poll
-        batches = [prepare_batch(self.model, self.tokenizer, [job], self.clean_up, sink, lookup) for _, job in jobs]
-        own = [self._prompt_rows(batch) for batch in batches]
+        own = [self._prompt_rows(batch) for _, batch in prepared]
         width = max(ids.shape[1] for ids, _ in own)
         ids = torch.cat([torch.nn.functional.pad(ids, (width - ids.shape[1], 0), value=self.pad_id) for ids, _ in own])
         mask = torch.cat([_pad_mask(own_mask, width) for _, own_mask in own])
@@ -135,9 +132,9 @@ class StepLoop:
         logits = self._forward(ids, mask, cache)
         if any(type(layer) is not DynamicLayer for layer in cache.layers):
             raise RuntimeError(f"{type(self.model).__name__} keeps a cache the step loop cannot join")
-        self.logits = torch.cat([self.logits.to(logits), logits]) if self.running else logits
+        self.logits = torch.cat([self.logits, logits]) if self.running else logits
         self._join_cache(cache, mask)
-        for call, batch, (own_ids, _) in zip([call for call, _ in jobs], batches, own, strict=True):
+        for (call, batch), (own_ids, _) in zip(prepared, own, strict=True):
             if batch.streamer is not None:
                 batch.streamer.put(own_ids)  # generate() hands its streamer the prompt first
             unfinished = torch.ones(own_ids.shape[0], dtype=torch.bool, device=own_ids.device)
@@ -159,23 +156,25 @@ class StepLoop:
         mask = inputs.get("attention_mask", torch.ones_like(ids))
         return ids.repeat_interleave(n, dim=0), mask.repeat_interleave(n, dim=0)
 
-    def _jobs(self, calls: list[Call]) -> list[tuple[Call, GenerationJob]]:
-        """Each call's job; a call whose prompt is refused is answered with its own error, one
-        whose prompt is not plain token ids runs alone (generate())."""
-        jobs = []
+    def _prepared(self, calls: list[Call]) -> list[tuple[Call, PreparedBatch]]:
+        """Each call set up as a ``generate()`` call of its own; a call whose prompt is refused
+        is answered with its own error, one whose prompt is not plain token ids runs alone."""
+        prepared = []
         for call in calls:
             make_prompt, control, plan = call.item
             try:
                 job = GenerationJob(make_prompt(), control, plan)
-                check_room(self.model, job.prompt.prefix_length, plan.max_new_tokens, job.prompt.field)
+                if not set(job.prompt.inputs) <= _PLAIN_INPUTS or job.prompt.generate_options:
+                    self._alone(call)
+                    continue
+                batch = prepare_batch(
+                    self.model, self.tokenizer, [job], self.clean_up, self.events.extend, self.cancel_poll
+                )
             except PipeqError as error:
                 call.fail(error)
                 continue
-            if set(job.prompt.inputs) <= _PLAIN_INPUTS and not job.prompt.generate_options:
-                jobs.append((call, job))
-            else:
-                self._alone(call)
-        return jobs
+            prepared.append((call, batch))
+        return prepared
 
     @staticmethod
     def _alone(call: Call) -> None:

@@ -189,16 +189,14 @@ class PreparedBatch:
 
     def results(self, output: torch.Tensor) -> list[list[GeneratedSequence]]:
         """The n sequences of each job from the rows' ids (prompt included), in order."""
-        return self._results(range(len(self.jobs)), output)
-
-    def _results(self, jobs: range, output: torch.Tensor) -> list[list[GeneratedSequence]]:
-        n, start = self.rows.n, self.prompt.prefix_length
-        rows = range(jobs.start * n, jobs.stop * n)
-        sequences = {row: self.rows.sequence(row, output[row, start:].tolist()) for row in rows}
+        generated = output[:, self.prompt.prefix_length :].tolist()
+        sequences = [self.rows.sequence(row, ids) for row, ids in enumerate(generated)]
         if self.streamer is not None:
-            self.streamer.flush({row: sequence.text for row, sequence in sequences.items()})
+            self.streamer.flush(dict(enumerate(sequence.text for sequence in sequences)))
+        n = self.rows.n
         return [
-            [_for_job(sequences[row], self.jobs[job].prompt) for row in range(job * n, (job + 1) * n)] for job in jobs
+            [_for_job(sequence, job.prompt) for sequence in sequences[index * n : (index + 1) * n]]
+            for index, job in enumerate(self.jobs)
         ]
 
 

@@ -8,19 +8,18 @@ from __future__ import annotations
 import json
 import logging
 import time
-import traceback
 from typing import Any
 
 import redis
 
-from pipeq_client.errors import DeadLetterError, JobCancelledError, PipeqError, WorkerError, error_from_wire
+from pipeq_client.errors import DeadLetterError, JobCancelledError, PipeqError, error_from_wire
 from pipeq_client.protocol import DEAD_LETTER_KEY, EventType, Task, attempts_key, cancel_key, events_key
 from pipeq_workers.delivery.transport import held_message
 from pipeq_workers.errors import ModelProcessLostError
 from pipeq_workers.monitoring.metrics import WorkerMetrics
 from pipeq_workers.runtime.job_events import EventPublisher
 from pipeq_workers.runtime.job_runner import JobRunner
-from pipeq_workers.runtime.messages import clean_message, cleaned
+from pipeq_workers.runtime.messages import cleaned, unexpected
 from pipeq_workers.settings import WorkerSettings
 
 __all__ = ["Executor"]
@@ -88,9 +87,7 @@ class Executor:
             raise
         except Exception as error:
             # Any failure must reach the caller, typed; the worker goes on.
-            wrapped = WorkerError(clean_message(f"{type(error).__name__}: {error}"))
-            frames = "".join(traceback.format_tb(error.__traceback__))
-            log.error("job %s (%s) failed: %s\n%s", job_id, task.value, wrapped.message, frames)
+            wrapped = unexpected(error, job_id, task.value)
             self._failed(task, events, wrapped)
             raise wrapped from error
 

@@ -27,6 +27,10 @@ TokenWriter = Callable[[list[tuple[str, dict[str, Any]]]], None]
 RENEW_TTL_EVERY = 256
 
 
+def _fields(event_type: EventType, data: dict[str, Any]) -> dict[str, str]:
+    return {"type": event_type.value, "data": json.dumps(data, separators=(",", ":"))}
+
+
 def redis_token_writer(client: redis.Redis, ttl_s: int) -> TokenWriter:
     """Writes a step's token events in one pipeline: a round trip per step, not per token."""
 
@@ -34,8 +38,7 @@ def redis_token_writer(client: redis.Redis, ttl_s: int) -> TokenWriter:
         renew: set[str] = set()
         with client.pipeline(transaction=False) as pipe:
             for key, data in tokens:
-                fields = {"type": EventType.TOKEN.value, "data": json.dumps(data, separators=(",", ":"))}
-                pipe.xadd(key, fields, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+                pipe.xadd(key, _fields(EventType.TOKEN, data), maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
                 if int(data.get("position") or 0) % RENEW_TTL_EVERY == 0:
                     renew.add(key)
             for key in renew:
@@ -63,8 +66,7 @@ class EventPublisher:
 
     def add(self, pipe: redis.client.Pipeline, event_type: EventType, data: dict[str, Any]) -> None:
         """Queues the event (XADD, then EXPIRE) on ``pipe``, for a caller that writes more with it."""
-        fields = {"type": event_type.value, "data": json.dumps(data, separators=(",", ":"))}
-        pipe.xadd(self.key, fields, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+        pipe.xadd(self.key, _fields(event_type, data), maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
         pipe.expire(self.key, self.ttl_s)
 
 

@@ -7,11 +7,15 @@ and the first floods events and logs.
 
 from __future__ import annotations
 
+import logging
 import re
+import traceback
 
-from pipeq_client.errors import PipeqError
+from pipeq_client.errors import PipeqError, WorkerError
 
-__all__ = ["MAX_MESSAGE_CHARS", "clean_message", "cleaned"]
+__all__ = ["MAX_MESSAGE_CHARS", "clean_message", "cleaned", "unexpected"]
+
+log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 1000
 _OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
@@ -29,3 +33,12 @@ def cleaned(error: PipeqError) -> PipeqError:
     if message == error.message:
         return error
     return type(error)(message, field=error.field)
+
+
+def unexpected(error: Exception, job_id: str, task: str) -> WorkerError:
+    """A failure the request did not name, typed for its caller (the worker goes on), and
+    logged once with its frames."""
+    wrapped = WorkerError(clean_message(f"{type(error).__name__}: {error}"))
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    log.error("job %s (%s) failed: %s\n%s", job_id, task, wrapped.message, frames)
+    return wrapped

@@ -25,17 +25,16 @@ import os
 import queue
 import signal
 import threading
-import traceback
 from collections.abc import Hashable
 from multiprocessing.connection import Connection
 from typing import Any
 
 import redis
 
-from pipeq_client.errors import PipeqError, WorkerError
+from pipeq_client.errors import PipeqError
 from pipeq_client.protocol import Task
 from pipeq_workers.runtime.job_runner import build_runner
-from pipeq_workers.runtime.messages import clean_message, cleaned
+from pipeq_workers.runtime.messages import cleaned, unexpected
 from pipeq_workers.settings import WorkerSettings
 
 __all__ = ["serve"]
@@ -115,10 +114,7 @@ class _Server:
             self.send({"answer": answer_id, "redis": str(error)})
         except Exception as error:
             # Any failure must reach the caller, typed; the model process goes on.
-            wrapped = WorkerError(clean_message(f"{type(error).__name__}: {error}"))
-            frames = "".join(traceback.format_tb(error.__traceback__))
-            log.error("job %s (%s) failed: %s\n%s", call["job_id"], call["task"], wrapped.message, frames)
-            self.send({"answer": answer_id, "error": wrapped.to_wire()})
+            self.send({"answer": answer_id, "error": unexpected(error, call["job_id"], call["task"]).to_wire()})
 
 
 def serve(conn: Connection, settings_json: str, task_names: list[str], log_level: str) -> None:
